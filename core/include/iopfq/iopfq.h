@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iopfq/iopfq.h - the I/O page-fault queue: a wait-free multi-producer fault
+ * ring, consumer-side group assembly and a cookie-indexed response table,
+ * with the semantics of iommufd's fault FD (Linux 6.11+).
+ *
+ * The queue lives in one block of caller memory sized by iopfq_memsize();
+ * every internal size derives from the configured PRI credit budget and
+ * nothing is allocated after iopfq_init().
+ *
+ * Who may call what, concurrently (the synchronization table):
+ *
+ *   iopfq_report()              any thread, any context including hard IRQ;
+ *                               inside a read-side section of the
+ *                               synchronize hook (see iopfq_report())
+ *   iopfq_respond()             any thread, any number at once (process or
+ *                               softirq context: calls ops->page_response)
+ *   iopfq_counters()            any thread
+ *   everything else             "consumer side": one caller at a time; the
+ *                               adapter serializes them with its own lock
+ *                               (a mutex in the kernel adapter)
+ *
+ * Errors are negative Linux errno values (iopfq/errno.h). A call that fails
+ * changes no state.
+ */
+#ifndef IOPFQ_IOPFQ_H
+#define IOPFQ_IOPFQ_H
+
+#include "abi.h"
+#include "errno.h"
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iopfq;
+
+/* A device handle from iopfq_attach(): slot index and generation. 0 is never valid. */
+typedef iopfq_u32 iopfq_dev_t;
+
+/* Hardware Page Group Response codes (PCIe), as passed to ops->page_response */
+enum iopfq_hw_code {
+	IOPFQ_HW_SUCCESS = 0x0,  /* retry the access */
+	IOPFQ_HW_INVALID = 0x1,  /* do not retry */
+	IOPFQ_HW_FAILURE = 0xf,  /* disables PRI for the function; never from user space */
+	IOPFQ_HW_NONE = 0xff,    /* no response is to be sent */
+};
+
+/* Why a group was answered (struct iopfq_response.origin) */
+enum iopfq_answer_origin {
+	IOPFQ_ANSWER_USER = 0,   /* iopfq_respond() */
+	IOPFQ_ANSWER_DETACH = 1, /* iopfq_detach(): INVALID, like iommufd_auto_response_faults */
+	IOPFQ_ANSWER_FLUSH = 2,  /* iopfq_flush(): INVALID */
+};
+
+/**
+ * struct iopfq_response - one Page Group Response for the hardware
+ * @dev_id: device to answer
+ * @pasid: PASID of the group (meaningful when @flags has PASID_VALID)
+ * @grpid: Page Request Group Index
+ * @flags: IOPFQ_PGFAULT_FLAGS_PASID_VALID or 0
+ * @code: enum iopfq_hw_code
+ * @npages: page requests in the group: the credits it gives back
+ * @origin: enum iopfq_answer_origin
+ * @dev_ctx: the pointer given to iopfq_attach() for this device
+ */
+struct iopfq_response {
+	iopfq_u32 dev_id;
+	iopfq_u32 pasid;
+	iopfq_u32 grpid;
+	iopfq_u32 flags;
+	iopfq_u32 code;
+	iopfq_u32 npages;
+	iopfq_u32 origin;
+	void *dev_ctx;
+};
+
+/* Where an aged group was found (struct iopfq_aged.where) */
+enum iopfq_group_where {
+	IOPFQ_GROUP_PARTIAL = 1,   /* last page not yet received */
+	IOPFQ_GROUP_READY = 2,     /* complete, not yet read */
+	IOPFQ_GROUP_DELIVERED = 3, /* read, not yet answered */
+};
+
+/**
+ * struct iopfq_aged - a group pending longer than the aging threshold
+ * @cookie: its cookie if delivered, else 0
+ */
+struct iopfq_aged {
+	iopfq_u32 dev_id;
+	iopfq_u32 pasid;
+	iopfq_u32 grpid;
+	iopfq_u32 flags;
+	iopfq_u32 where;
+	iopfq_u32 npages;
+	iopfq_u32 cookie;
+	iopfq_u64 age_ns;
+};
+
+/**
+ * struct iopfq_ops - what the adapter provides; all but @relax are required
+ * @page_response: send a Page Group Response to the device. Called once per
+ *	answered group, by whoever answered it (a responder thread, or the
+ *	consumer side for detach/flush). Must not call back into the queue's
+ *	consumer side.
+ * @synchronize: wait until every iopfq_report() that began before the call
+ *	has returned (synchronize_rcu() in the kernel, liburcu's in userspace).
+ * @notify: wake the consumer. Context: any, including hard IRQ; called
+ *	only after iopfq_prepare_sleep() allowed the consumer to sleep.
+ * @now_ns: a monotonic clock in nanoseconds (consumer side only).
+ * @aged: told once per group that iopfq_age_scan() finds too old.
+ * @relax: optional; called while the consumer side waits for an answer in
+ *	progress on another thread to finish (detach); NULL spins.
+ * @ctx: passed to every hook.
+ */
+struct iopfq_ops {
+	void (*page_response)(void *ctx, const struct iopfq_response *resp);
+	void (*synchronize)(void *ctx);
+	void (*notify)(void *ctx);
+	iopfq_u64 (*now_ns)(void *ctx);
+	void (*aged)(void *ctx, const struct iopfq_aged *aged);
+	void (*relax)(void *ctx);
+	void *ctx;
+};
+
+/**
+ * struct iopfq_config - sizes of a queue, fixed for its lifetime
+ * @max_devices: devices attached at once, 1 .. IOPFQ_MAX_DEVICES
+ * @credit_budget: sum of the PRI allocations of all attached devices,
+ *	1 .. IOPFQ_MAX_CREDITS; every internal table is sized from it
+ * @marker_credits: Stop Markers a device may have queued at once (0: default 2)
+ * @cookie_gen_bits: generation bits in a cookie (0: all bits the index
+ *	leaves, at most 16 for tests... any value 2 .. 32 - index bits)
+ * @ring_start: first ring position; tests start near 2^32 (default 0)
+ */
+struct iopfq_config {
+	iopfq_u32 max_devices;
+	iopfq_u32 credit_budget;
+	iopfq_u32 marker_credits;
+	iopfq_u32 cookie_gen_bits;
+	iopfq_u32 ring_start;
+};
+
+#define IOPFQ_MAX_DEVICES 4096u
+#define IOPFQ_MAX_CREDITS (1u << 20)
+#define IOPFQ_DEFAULT_MARKER_CREDITS 2u
+#define IOPFQ_MAX_MARKER_CREDITS 64u
+
+/**
+ * struct iopfq_request - one page request as the IOMMU decoded it
+ * @flags: IOPFQ_PGFAULT_FLAGS_* (PASID_VALID, LAST_PAGE)
+ * @pasid: < 2^20 when PASID_VALID, else 0
+ * @grpid: Page Request Group Index, < 512
+ * @perm: IOPFQ_PGFAULT_PERM_*; LAST_PAGE with neither READ nor WRITE is a
+ *	Stop Marker (which requires PASID_VALID)
+ * @addr: faulting address
+ */
+struct iopfq_request {
+	iopfq_u32 flags;
+	iopfq_u32 pasid;
+	iopfq_u32 grpid;
+	iopfq_u32 perm;
+	iopfq_u64 addr;
+};
+
+/**
+ * struct iopfq_counters - a snapshot; exact at a quiescent point
+ *
+ * Conservation law (page requests; tests assert it at quiescent points):
+ *   accepted == in_ring + partial + ready + delivered
+ *             + answered + auto_answered + discarded
+ */
+struct iopfq_counters {
+	/* producer side */
+	iopfq_u64 accepted;              /* page requests taken (a credit each) */
+	iopfq_u64 markers_accepted;      /* Stop Markers taken */
+	iopfq_u64 refused_over_credit;   /* -EDQUOT: beyond the device's credits */
+	iopfq_u64 refused_markers;       /* -EDQUOT: beyond the marker credits */
+	iopfq_u64 refused_invalid;       /* -EINVAL: malformed request */
+	iopfq_u64 refused_failed;        /* -EIO: device in the failed state */
+	iopfq_u64 refused_nodev;         /* -ENODEV: unknown or detached handle */
+	/* where accepted page requests are now (pages) */
+	iopfq_u64 in_ring;
+	iopfq_u64 partial;
+	iopfq_u64 ready;
+	iopfq_u64 delivered;             /* read, not yet answered */
+	iopfq_u64 answered;              /* answered through iopfq_respond() */
+	iopfq_u64 auto_answered;         /* answered INVALID by detach or flush */
+	iopfq_u64 discarded;             /* dropped without answer (marker, flush, detach) */
+	iopfq_u64 discarded_by_marker;   /* part of discarded */
+	/* groups and cookies */
+	iopfq_u64 groups_delivered;
+	iopfq_u64 groups_answered;       /* by iopfq_respond() */
+	iopfq_u64 groups_auto_answered;
+	iopfq_u64 bad_answers;           /* -EINVAL answers: unknown/stale/answered cookie or bad code */
+	iopfq_u64 aged_warnings;
+	iopfq_u64 ring_claim_waits;      /* must be 0 while credits are honoured */
+	iopfq_u32 credits_attached;      /* sum of attached devices' credits */
+	iopfq_u32 devices_attached;
+};
+
+/* Derived sizes, for memsize planning and documentation */
+struct iopfq_geometry {
+	iopfq_u32 ring_slots;     /* power of two >= budget + max_devices * marker_credits */
+	iopfq_u32 cookie_slots;   /* power of two >= 2 * budget */
+	iopfq_u32 cookie_index_bits;
+	iopfq_u32 cookie_gen_bits;
+	iopfq_u32 group_slots;    /* == budget */
+	iopfq_u32 page_slots;     /* == budget */
+	iopfq_u32 hash_buckets;   /* power of two >= budget */
+};
+
+/**
+ * iopfq_geometry - what a configuration derives.
+ * Context: any. Return: 0, or -EINVAL for a configuration out of range.
+ */
+int iopfq_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo);
+
+/**
+ * iopfq_memsize - bytes of memory iopfq_init() needs for @cfg.
+ * Context: any. Return: the size, or 0 if @cfg is invalid.
+ */
+iopfq_size_t iopfq_memsize(const struct iopfq_config *cfg);
+
+/**
+ * iopfq_init - build a queue in @mem.
+ * @mem: iopfq_memsize(@cfg) bytes aligned to 64; owned by the queue until
+ *	the caller stops using it (there is no destroy: detach every device,
+ *	then free the memory)
+ * @ops: hooks, copied
+ * Context: process. Return: the queue (== @mem), or NULL with *@err set to
+ * -EINVAL for a bad config, bad alignment, a missing hook or @memsize too
+ * small.
+ */
+struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
+			 const struct iopfq_ops *ops, int *err);
+
+/**
+ * iopfq_attach - admit a device with @credits page requests outstanding
+ * (its PRI Outstanding Page Request Allocation).
+ * @dev_ctx: given back in every struct iopfq_response for this device
+ * @handle: set to the device's handle for iopfq_report()
+ * Context: consumer side.
+ * Return: 0; -EINVAL for 0 credits or a NULL @handle; -EEXIST if @dev_id is
+ * attached; -ENOSPC if the credit budget or the device table is spent
+ * (admission control: what keeps the ring from ever overflowing).
+ */
+int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
+		 iopfq_dev_t *handle);
+
+/**
+ * iopfq_detach - remove a device: refuse its new reports, wait (synchronize
+ * hook) for reports in flight, answer INVALID to each of its complete groups,
+ * queued or delivered, revoke their cookies, drop its partial pages, wait for
+ * answers of its groups running on other threads, return its credits.
+ * Context: consumer side; sleeps (synchronize).
+ * Return: 0, or -ENODEV for an unknown or stale handle.
+ */
+int iopfq_detach(struct iopfq *q, iopfq_dev_t dev);
+
+/* Look up an attached device's handle by dev_id. Context: consumer side.
+ * Return: 0, or -ENOENT. */
+int iopfq_dev_lookup(struct iopfq *q, iopfq_u32 dev_id, iopfq_dev_t *handle);
+
+/**
+ * iopfq_dev_set_failed - the platform sent Response Failure to the device
+ * or found its PRI disabled (@failed = 1), or re-enabled it (@failed = 0).
+ * While failed, its reports are refused with -EIO and counted; its queued
+ * groups stay until answered, flushed or detached.
+ * Context: consumer side. Return: 0, or -ENODEV.
+ */
+int iopfq_dev_set_failed(struct iopfq *q, iopfq_dev_t dev, int failed);
+
+/**
+ * iopfq_report - queue one page request or Stop Marker (producer side).
+ * @answer: set to the response the hardware convention calls for when the
+ *	request is refused (IOPFQ_HW_SUCCESS for an over-credit last page,
+ *	so the device retries, as VT-d does on PRQ overflow), else IOPFQ_HW_NONE.
+ *	May be NULL.
+ * Context: any, including hard IRQ. Wait-free: one credit fetch-add, one
+ * ring fetch-add, no lock, no allocation, never waits for another producer.
+ * Must run inside a read-side section of ops->synchronize (rcu_read_lock(),
+ * which hard-IRQ and preempt-disabled regions already are in the kernel).
+ * Return: 0; -ENODEV unknown or detached handle; -EIO device failed;
+ * -EINVAL bad flags, perm, PASID or group index, or a Stop Marker without
+ * PASID; -EDQUOT beyond the device's credits (or marker credits).
+ */
+int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *req,
+		 iopfq_u32 *answer);
+
+/**
+ * iopfq_read - move whole complete groups, oldest completion first, into
+ * @recs, one cookie per group written into each of its records.
+ * A group that does not fit stays queued for the next read.
+ * Context: consumer side. Never blocks.
+ * Return: records written (0 if there is none, or the first group does not
+ * fit: see iopfq_next_group_size()); -EINVAL for NULL @recs with @max > 0.
+ */
+int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max);
+
+/* Records in the next complete group (0 if none). Context: consumer side. */
+iopfq_u32 iopfq_next_group_size(struct iopfq *q);
+
+/**
+ * iopfq_respond - answer delivered groups by cookie, in order.
+ * Each answer: code must be SUCCESS or INVALID and the cookie must name a
+ * delivered, unanswered, unrevoked group; its claim is one compare-and-swap,
+ * so of two racing answers to one cookie exactly one wins. The winner calls
+ * ops->page_response, then gives the group's credits back to its device.
+ * Context: any thread; many at once. Does not sleep unless page_response does.
+ * Return: the number of answers consumed if at least one was; else -EINVAL
+ * (bad code or cookie; nothing changed).
+ */
+int iopfq_respond(struct iopfq *q, const struct iopfq_hwpt_page_response *resp,
+		  iopfq_u32 n);
+
+/* iopfq_flush() flags */
+#define IOPFQ_FLUSH_NO_RESPONSE (1u << 0) /* Stop Marker path: the device waits for nothing */
+
+/**
+ * iopfq_flush - remove every trace of (@dev, @pasid): waits (synchronize
+ * hook) for reports in flight, drains the ring, drops partial pages, answers
+ * INVALID to complete and delivered groups (or answers nothing with
+ * IOPFQ_FLUSH_NO_RESPONSE), revokes their cookies and returns their credits.
+ * An answer to one of them already running on another thread is waited for.
+ * @pasid_valid: 0 flushes the device's requests without PASID (@pasid must be 0)
+ * Context: consumer side; sleeps.
+ * Return: 0; -ENODEV; -EINVAL for a bad PASID or flag.
+ */
+int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, int pasid_valid, iopfq_u32 pasid,
+		iopfq_u32 flags);
+
+/**
+ * iopfq_age_scan - report through ops->aged, once per group, every group
+ * (partial, ready or delivered) pending for at least @threshold_ns. Groups
+ * are never completed on age: PCIe has no page-request timeout.
+ * Context: consumer side. Return: the number of groups newly reported.
+ */
+iopfq_u32 iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns);
+
+/**
+ * iopfq_prepare_sleep - the consumer is about to sleep. Announces it, then
+ * re-checks the queue (Dekker: full fence between the announcement and the
+ * check; producers fence between publish and their check of it).
+ * Return: 1 if the consumer may sleep (ops->notify will be called on the
+ * next report), 0 if work arrived: do not sleep.
+ * Context: consumer side.
+ */
+int iopfq_prepare_sleep(struct iopfq *q);
+
+/* The consumer woke up (or decided not to sleep). Context: consumer side. */
+void iopfq_finish_sleep(struct iopfq *q);
+
+/**
+ * iopfq_poll_ready - drain the ring and tell whether a complete group is
+ * queued (what makes a fault FD readable). Context: consumer side.
+ */
+int iopfq_poll_ready(struct iopfq *q);
+
+/* Context: any. Exact at a quiescent point. */
+void iopfq_counters(struct iopfq *q, struct iopfq_counters *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOPFQ_IOPFQ_H */
