@@ -50,6 +50,7 @@ struct iopfq_dev {
 	iopfq_s32 credits_in_use;   /* producers take, answers give back */
 	iopfq_u32 marker_credits;
 	iopfq_s32 markers_in_use;   /* producers take, drain gives back */
+	iopfq_s32 answering;        /* answers between claim and response sent */
 	iopfq_u32 dev_id;
 	void *dev_ctx;
 	/* producer statistics (relaxed) */
@@ -849,6 +850,14 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 /* ---------------------------------------------------------------------- */
 /* answers                                                                 */
 
+static void wait_relax(struct iopfq *q)
+{
+	if (q->ops.relax)
+		q->ops.relax(q->ops.ctx);
+	else
+		IOPFQ_CPU_RELAX();
+}
+
 static void send_response(struct iopfq *q, iopfq_u32 dev_id, void *dev_ctx, iopfq_u32 flags,
 			  iopfq_u32 pasid, iopfq_u32 grpid, iopfq_u32 npages, iopfq_u32 code,
 			  iopfq_u32 origin)
@@ -867,17 +876,30 @@ static void send_response(struct iopfq *q, iopfq_u32 dev_id, void *dev_ctx, iopf
 }
 
 /*
- * We own the answer of response slot @cs (our CAS took its cookie): send
- * @code (IOPFQ_HW_NONE: send nothing), give the credits back, free the slot.
+ * We own the answer of response slot @cs (our CAS took its cookie): free the
+ * slot, give the credits back, then send @code (IOPFQ_HW_NONE: nothing).
+ *
+ * Order: the slot is freed while the group still holds its credits, so at
+ * most budget slots are ever busy and the reader always finds a free one.
+ * Credits come back before the response goes out, so a device that reissues
+ * the instant it sees the response never meets a stale full count (the
+ * hardware cannot be that fast; a simulator or a VMM on another CPU can).
+ * The device's `answering` count covers the whole window, so flush and
+ * detach can wait for answers still sending (X3/X4).
  */
 static void cslot_finish(struct iopfq *q, struct iopfq_cslot *cs, iopfq_u32 code,
 			 iopfq_u32 origin)
 {
-	iopfq_u32 dev_idx = cs->dev_idx, npages = cs->npages;
+	struct iopfq_dev *d = &q->devs[cs->dev_idx];
+	iopfq_u32 dev_id = cs->dev_id, flags = cs->flags, pasid = cs->pasid;
+	iopfq_u32 grpid = cs->grpid, npages = cs->npages;
+	void *dev_ctx = cs->dev_ctx;
 
-	if (code != IOPFQ_HW_NONE)
-		send_response(q, cs->dev_id, cs->dev_ctx, cs->flags, cs->pasid, cs->grpid, npages,
-			      code, origin);
+	/* X3: ordered before K3 by K3's release; pairs with the wait in wait_answers() */
+	IOPFQ_FETCH_ADD(&d->answering, 1);
+	/* K3: release; pairs with K0, the reader's check before reuse */
+	IOPFQ_STORE_RELEASE(&cs->busy, 0u);
+
 	if (origin == IOPFQ_ANSWER_USER) {
 		IOPFQ_STAT_ADD(&q->answered_pages, npages);
 		IOPFQ_STAT_ADD(&q->answered_groups, 1);
@@ -891,9 +913,18 @@ static void cslot_finish(struct iopfq *q, struct iopfq_cslot *cs, iopfq_u32 code
 			consumer_add(&q->groups_auto_answered, 1);
 		}
 	}
-	credits_return(q, dev_idx, npages); /* X1 */
-	/* K3: release; pairs with K0, the reader's check before reuse */
-	IOPFQ_STORE_RELEASE(&cs->busy, 0);
+	credits_return(q, dev_index(q, d), npages); /* X1 */
+	if (code != IOPFQ_HW_NONE)
+		send_response(q, dev_id, dev_ctx, flags, pasid, grpid, npages, code, origin);
+	/* X4: release; the answer is complete when this is seen */
+	IOPFQ_FETCH_ADD(&d->answering, -1);
+}
+
+/* Wait until no answer of device @d is between its claim and its end (X4). */
+static void wait_answers(struct iopfq *q, struct iopfq_dev *d)
+{
+	while (IOPFQ_LOAD_ACQUIRE(&d->answering) != 0)
+		wait_relax(q);
 }
 
 static int answer_one(struct iopfq *q, iopfq_u32 cookie, iopfq_u32 code)
@@ -958,14 +989,6 @@ static int victim_matches(const struct victim *v, iopfq_u32 dev_idx, iopfq_u32 f
 	return (flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID) == v->flags && pasid == v->pasid;
 }
 
-static void wait_relax(struct iopfq *q)
-{
-	if (q->ops.relax)
-		q->ops.relax(q->ops.ctx);
-	else
-		IOPFQ_CPU_RELAX();
-}
-
 static void remove_victims(struct iopfq *q, const struct victim *v)
 {
 	struct iopfq_dev *d = &q->devs[v->dev_idx];
@@ -1000,6 +1023,7 @@ static void remove_victims(struct iopfq *q, const struct victim *v)
 		if (q->ready_tail == gi)
 			q->ready_tail = prev;
 		consumer_sub(&q->ready, g->npages);
+		credits_return(q, g->dev_idx, g->npages); /* credits first, as in cslot_finish() */
 		if (v->code == IOPFQ_HW_NONE) {
 			consumer_add(&q->discarded, g->npages);
 		} else {
@@ -1008,7 +1032,6 @@ static void remove_victims(struct iopfq *q, const struct victim *v)
 			consumer_add(&q->auto_answered, g->npages);
 			consumer_add(&q->groups_auto_answered, 1);
 		}
-		credits_return(q, g->dev_idx, g->npages);
 		group_release(q, gi);
 	}
 
@@ -1026,10 +1049,12 @@ static void remove_victims(struct iopfq *q, const struct victim *v)
 			cslot_finish(q, cs, v->code, v->origin);
 			continue;
 		}
-		/* an answer on another thread owns it: its credits come back before busy clears */
+		/* an answer on another thread owns it; X3 is counted before busy clears */
 		while (IOPFQ_LOAD_ACQUIRE(&cs->busy)) /* K0' */
 			wait_relax(q);
 	}
+	/* answers of the device that already freed their slot may still be sending */
+	wait_answers(q, d);
 }
 
 int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, int pasid_valid, iopfq_u32 pasid,

@@ -130,8 +130,8 @@ struct iopfq_ops {
  * @credit_budget: sum of the PRI allocations of all attached devices,
  *	1 .. IOPFQ_MAX_CREDITS; every internal table is sized from it
  * @marker_credits: Stop Markers a device may have queued at once (0: default 2)
- * @cookie_gen_bits: generation bits in a cookie (0: all bits the index
- *	leaves, at most 16 for tests... any value 2 .. 32 - index bits)
+ * @cookie_gen_bits: generation bits in a cookie, 2 .. 32 - index bits
+ *	(0: all the bits the slot index leaves). Small values are for tests.
  * @ring_start: first ring position; tests start near 2^32 (default 0)
  */
 struct iopfq_config {
@@ -306,8 +306,10 @@ iopfq_u32 iopfq_next_group_size(struct iopfq *q);
  * iopfq_respond - answer delivered groups by cookie, in order.
  * Each answer: code must be SUCCESS or INVALID and the cookie must name a
  * delivered, unanswered, unrevoked group; its claim is one compare-and-swap,
- * so of two racing answers to one cookie exactly one wins. The winner calls
- * ops->page_response, then gives the group's credits back to its device.
+ * so of two racing answers to one cookie exactly one wins. The winner frees
+ * the response slot, gives the group's credits back to its device, then calls
+ * ops->page_response (credits first: a device that reissues the moment it
+ * sees the response must find them back).
  * Context: any thread; many at once. Does not sleep unless page_response does.
  * Return: the number of answers consumed if at least one was; else -EINVAL
  * (bad code or cookie; nothing changed).
