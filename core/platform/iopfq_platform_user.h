@@ -4,6 +4,10 @@
  * GCC/Clang __atomic builtins. No libc, no system header: this is also the
  * mapping the freestanding builds (-ffreestanding -nostdlib) compile with.
  *
+ * On aarch64, GCC turns __atomic builtins into calls to libgcc's outline
+ * atomics unless -mno-outline-atomics is given: a freestanding build passes
+ * it (tests/freestanding/check.sh), a build linked with libgcc need not.
+ *
  * The warn hook is the only external symbol: iopfq_platform_warn(), which the
  * userspace adapter (and each test program) defines.
  */

@@ -201,6 +201,7 @@ static iopfq_size_t align_up(iopfq_size_t v)
 
 int iopfq_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo)
 {
+	struct iopfq_geometry g;
 	iopfq_u32 markers;
 
 	if (!cfg || !geo)
@@ -213,18 +214,19 @@ int iopfq_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo)
 	if (markers > IOPFQ_MAX_MARKER_CREDITS)
 		return -IOPFQ_EINVAL;
 
-	geo->ring_slots = pow2_at_least(cfg->credit_budget + cfg->max_devices * markers);
-	geo->cookie_slots = pow2_at_least(2 * cfg->credit_budget);
-	geo->cookie_index_bits = log2_exact(geo->cookie_slots);
+	g.ring_slots = pow2_at_least(cfg->credit_budget + cfg->max_devices * markers);
+	g.cookie_slots = pow2_at_least(2 * cfg->credit_budget);
+	g.cookie_index_bits = log2_exact(g.cookie_slots);
 	if (cfg->cookie_gen_bits == 0)
-		geo->cookie_gen_bits = 32 - geo->cookie_index_bits;
-	else if (cfg->cookie_gen_bits < 2 || cfg->cookie_gen_bits > 32 - geo->cookie_index_bits)
+		g.cookie_gen_bits = 32 - g.cookie_index_bits;
+	else if (cfg->cookie_gen_bits < 2 || cfg->cookie_gen_bits > 32 - g.cookie_index_bits)
 		return -IOPFQ_EINVAL;
 	else
-		geo->cookie_gen_bits = cfg->cookie_gen_bits;
-	geo->group_slots = cfg->credit_budget;
-	geo->page_slots = cfg->credit_budget;
-	geo->hash_buckets = pow2_at_least(cfg->credit_budget);
+		g.cookie_gen_bits = cfg->cookie_gen_bits;
+	g.group_slots = cfg->credit_budget;
+	g.page_slots = cfg->credit_budget;
+	g.hash_buckets = pow2_at_least(cfg->credit_budget);
+	*geo = g; /* only on success: a failed call changes nothing */
 	return 0;
 }
 

@@ -5,9 +5,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
+#ifdef IOPFQ_TEST_EPOCH_RCU
+/*
+ * Cross-architecture runs under qemu-user: liburcu's grace periods
+ * deadlock there (a one-reader liburcu program hangs under
+ * qemu-aarch64-static 7.2 while it finishes at once natively), so these
+ * builds use this two-epoch grace period instead: a reader counts itself
+ * in the current epoch; synchronize flips the epoch twice and waits for
+ * each old epoch to empty. Native builds use real liburcu.
+ */
+static unsigned long epoch;
+static long epoch_readers[2];
+static pthread_mutex_t epoch_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread unsigned long my_epoch;
+
+static void epoch_read_lock(void)
+{
+	for (;;) {
+		my_epoch = __atomic_load_n(&epoch, __ATOMIC_SEQ_CST) & 1;
+		__atomic_fetch_add(&epoch_readers[my_epoch], 1, __ATOMIC_SEQ_CST);
+		if ((__atomic_load_n(&epoch, __ATOMIC_SEQ_CST) & 1) == my_epoch)
+			return;
+		__atomic_fetch_sub(&epoch_readers[my_epoch], 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void epoch_read_unlock(void)
+{
+	__atomic_fetch_sub(&epoch_readers[my_epoch], 1, __ATOMIC_SEQ_CST);
+}
+
+static void epoch_synchronize(void)
+{
+	pthread_mutex_lock(&epoch_lock);
+	for (int flip = 0; flip < 2; flip++) {
+		unsigned long old = __atomic_fetch_add(&epoch, 1, __ATOMIC_SEQ_CST) & 1;
+
+		while (__atomic_load_n(&epoch_readers[old], __ATOMIC_SEQ_CST))
+			sched_yield();
+	}
+	pthread_mutex_unlock(&epoch_lock);
+}
+#define urcu_memb_read_lock() epoch_read_lock()
+#define urcu_memb_read_unlock() epoch_read_unlock()
+#define urcu_memb_synchronize_rcu() epoch_synchronize()
+#define urcu_memb_register_thread() ((void)0)
+#define urcu_memb_unregister_thread() ((void)0)
+#else
 #include <urcu/urcu-memb.h>
+#endif
 
 void iopfq_platform_warn(const char *file, int line, const char *cond)
 {
