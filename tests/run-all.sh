@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test of iopfq: the README's test command, and what CI runs.
+#
+#   release   ctest on an -O2 build (unit, stress, model, freestanding core
+#             for x86_64/aarch64/riscv64)
+#   asan      the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   tsan      the same tests under ThreadSanitizer
+#   aarch64   the unit and stress tests cross-built for aarch64, run under
+#             qemu-aarch64-static
+#
+# Installs the Debian packages it needs when missing (as root). Prints each
+# ctest summary; exits non-zero if anything failed. Usage:
+#   tests/run-all.sh [release|asan|tsan|aarch64]...   (default: all four)
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+"$top/scripts/deps.sh" build test cross || exit 1
+
+presets=("$@")
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64)
+jobs=$(nproc)
+declare -A result
+status=0
+start=$(date +%s)
+
+for p in "${presets[@]}"; do
+	echo "=== $p: configure and build"
+	if ! cmake --preset "$p" >"build-$p.log" 2>&1 ||
+		! cmake --build --preset "$p" -j"$jobs" >>"build-$p.log" 2>&1; then
+		tail -40 "build-$p.log"
+		result[$p]="BUILD FAILED (build-$p.log)"
+		status=1
+		continue
+	fi
+	rm -f "build-$p.log"
+	echo "=== $p: ctest"
+	if ctest --preset "$p" -j"$jobs" 2>&1 | tee "build/$p/ctest.log"; then
+		result[$p]=$(grep -E 'tests passed' "build/$p/ctest.log" | tail -1)
+	else
+		result[$p]="FAILED: $(grep -E 'tests passed' "build/$p/ctest.log" | tail -1)"
+		status=1
+	fi
+done
+
+echo
+echo "=== summary ($(( $(date +%s) - start )) s)"
+for p in "${presets[@]}"; do
+	printf '%-8s %s\n' "$p" "${result[$p]}"
+done
+exit $status
