@@ -1,0 +1,669 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iopfq_ktest.c - the in-guest test of iopfq.ko through /dev/iopfq, run by
+ * tests/kernel/run.sh inside QEMU. Built static (gcc -static).
+ *
+ * For each mode (core, baseline) on fresh open files:
+ *   semantics  the fault-FD rules with every bad input and its errno:
+ *              misaligned/short reads and writes, pread/pwrite offsets,
+ *              whole groups only, unknown/stale/double cookies, bad codes,
+ *              bad user pointers (-EFAULT, and the group is still readable
+ *              or answerable afterwards), poll readiness, ioctl validation,
+ *              flush and detach with groups pending (answered INVALID)
+ *   close      close() with groups queued and delivered: all answered
+ *              INVALID, no allocation left behind (module-wide counters)
+ *   flood      an hrtimer (hard IRQ) and a kthread generator against one
+ *              reader/responder thread: 0 lost, 0 duplicated, 0 refused,
+ *              credits balanced; throughput and latency percentiles
+ *
+ * Prints "ok"/"FAIL" per check, "BENCH" lines, "N of M checks passed" and
+ * finally "IOPFQ-KTEST: PASS" or "IOPFQ-KTEST: FAIL".
+ * Usage: iopfq_ktest [flood_seconds]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <iopfq/abi.h>
+#include "iopfq_ioctl.h"
+
+#define REC sizeof(struct iopfq_hwpt_pgfault)
+#define RESP sizeof(struct iopfq_hwpt_page_response)
+
+static unsigned int checks, passed;
+/* an unmapped user address; volatile keeps the compiler from judging it */
+static void *volatile bad_ptr = (void *)8;
+static const char *mode_name = "core";
+
+static void check(int ok, const char *what, long got, int err, int line)
+{
+	checks++;
+	if (ok) {
+		passed++;
+		return;
+	}
+	printf("FAIL [%s] line %d: %s (got %ld, errno %d %s)\n", mode_name, line, what, got,
+	       err, strerror(err));
+}
+
+/* expr must succeed with value want */
+#define CHECK_EQ(expr, want)                                                   \
+	do {                                                                   \
+		long got_ = (long)(expr);                                      \
+		check(got_ == (long)(want), #expr " == " #want, got_, errno,   \
+		      __LINE__);                                               \
+	} while (0)
+/* expr must fail with -1 and errno e */
+#define CHECK_ERR(expr, e)                                                     \
+	do {                                                                   \
+		errno = 0;                                                     \
+		long got_ = (long)(expr);                                      \
+		check(got_ == -1 && errno == (e), #expr " fails with " #e,     \
+		      got_, errno, __LINE__);                                  \
+	} while (0)
+#define CHECK(cond) check(!!(cond), #cond, 0, errno, __LINE__)
+
+static int dev_open(void)
+{
+	int fd = open(IOPFQ_DEVICE_PATH, O_RDWR);
+
+	if (fd < 0) {
+		perror(IOPFQ_DEVICE_PATH);
+		printf("IOPFQ-KTEST: FAIL (cannot open)\n");
+		exit(1);
+	}
+	return fd;
+}
+
+static int config(int fd, int mode, unsigned int devs, unsigned int budget)
+{
+	struct iopfq_ioc_config c = { .mode = mode, .max_devices = devs, .credit_budget = budget };
+
+	return ioctl(fd, IOPFQ_IOC_CONFIG, &c);
+}
+
+static int attach(int fd, unsigned int id, unsigned int credits, unsigned int pasid_base,
+		  unsigned int npasids, unsigned int group)
+{
+	struct iopfq_ioc_attach a = {
+		.dev_id = id, .credits = credits, .pasid_base = pasid_base,
+		.npasids = npasids, .group_size = group,
+	};
+
+	return ioctl(fd, IOPFQ_IOC_ATTACH, &a);
+}
+
+static int inject(int fd, unsigned int id, unsigned int pasid, unsigned int grpid, int last,
+		  uint64_t addr)
+{
+	struct iopfq_ioc_inject in = {
+		.dev_id = id, .pasid = pasid, .grpid = grpid, .addr = addr,
+		.flags = IOPFQ_PGFAULT_FLAGS_PASID_VALID | (last ? IOPFQ_PGFAULT_FLAGS_LAST_PAGE : 0),
+		.perm = IOPFQ_PGFAULT_PERM_READ,
+	};
+
+	return ioctl(fd, IOPFQ_IOC_INJECT, &in);
+}
+
+/* inject a group of n pages */
+static int inject_group(int fd, unsigned int id, unsigned int pasid, unsigned int grpid,
+			unsigned int n)
+{
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < n && !rc; i++)
+		rc = inject(fd, id, pasid, grpid, i + 1 == n, 0x10000ull * grpid + 0x1000ull * i);
+	return rc;
+}
+
+static int respond(int fd, uint32_t cookie, uint32_t code)
+{
+	struct iopfq_hwpt_page_response r = { .cookie = cookie, .code = code };
+
+	return (int)write(fd, &r, sizeof(r));
+}
+
+static int readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
+
+	if (poll(&p, 1, 0) < 0)
+		return -1;
+	return ((p.revents & POLLIN) ? 1 : 0) | ((p.revents & POLLOUT) ? 2 : 0);
+}
+
+static struct iopfq_ioc_dev_stats dev_stats(int fd, unsigned int id)
+{
+	struct iopfq_ioc_dev_stats st = { .dev_id = id };
+
+	if (ioctl(fd, IOPFQ_IOC_DEV_STATS, &st))
+		memset(&st, 0xff, sizeof(st));
+	return st;
+}
+
+static struct iopfq_ioc_queue_stats queue_stats(int fd)
+{
+	struct iopfq_ioc_queue_stats st;
+
+	memset(&st, 0, sizeof(st));
+	ioctl(fd, IOPFQ_IOC_QUEUE_STATS, &st);
+	return st;
+}
+
+static struct iopfq_ioc_global_stats global_stats(int fd)
+{
+	struct iopfq_ioc_global_stats st;
+
+	memset(&st, 0, sizeof(st));
+	ioctl(fd, IOPFQ_IOC_GLOBAL_STATS, &st);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_semantics(int mode)
+{
+	struct iopfq_hwpt_pgfault recs[16];
+	struct iopfq_hwpt_page_response two[2];
+	struct iopfq_ioc_attach bad_attach;
+	struct iopfq_ioc_dev_stats st;
+	struct iopfq_ioc_gen gen;
+	struct iopfq_ioc_flush fl;
+	unsigned int i, pagesz = (unsigned int)sysconf(_SC_PAGESIZE);
+	uint32_t cookie, cookie2;
+	char *map;
+	int fd = dev_open();
+
+	/* configuration */
+	CHECK_ERR(config(fd, 7, 8, 64), EINVAL);
+	CHECK_ERR(config(fd, mode, 0, 64), EINVAL);
+	CHECK_ERR(config(fd, mode, 8, 0), EINVAL);
+	CHECK_ERR(config(fd, mode, 8, IOPFQ_IOC_MAX_BUDGET + 1), EINVAL);
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_CONFIG, bad_ptr), EFAULT);
+	CHECK_EQ(config(fd, mode, 8, 64), 0);
+
+	/* attach validation */
+	CHECK_ERR(attach(fd, 1, 0, 100, 4, 1), EINVAL);
+	CHECK_ERR(attach(fd, 1, 16, 100, 4, 17), EINVAL);
+	CHECK_ERR(attach(fd, 1, 16, 100, 0, 1), EINVAL);
+	CHECK_ERR(attach(fd, 1, 16, 100, IOPFQ_IOC_MAX_PASIDS + 1, 1), EINVAL);
+	CHECK_ERR(attach(fd, 1, 16, IOPFQ_PASID_MAX, 2, 1), EINVAL);
+	memset(&bad_attach, 0, sizeof(bad_attach));
+	bad_attach.dev_id = 1;
+	bad_attach.credits = 16;
+	bad_attach.npasids = 1;
+	bad_attach.group_size = 1;
+	bad_attach.flags = 0x80;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_ATTACH, &bad_attach), EINVAL);
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_ATTACH, bad_ptr), EFAULT);
+	CHECK_EQ(attach(fd, 1, 16, 100, 8, 2), 0);
+	CHECK_ERR(attach(fd, 1, 16, 100, 8, 2), EEXIST);
+	if (mode == IOPFQ_MODE_CORE)
+		CHECK_ERR(attach(fd, 2, 64, 100, 4, 2), ENOSPC);
+	CHECK_EQ(attach(fd, 2, 16, 200, 1, 1), 0);
+	CHECK_ERR(config(fd, mode, 8, 64), EBUSY);
+	CHECK_ERR(ioctl(fd, _IO(IOPFQ_IOC_MAGIC, 0x7f)), ENOTTY);
+	memset(&gen, 0, sizeof(gen));
+	gen.dev_id = 1;
+	gen.kind = 3;
+	gen.burst = 1;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), EINVAL);
+	gen.kind = IOPFQ_GEN_HRTIMER;
+	gen.period_ns = 10;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), EINVAL);
+	gen.dev_id = 99;
+	gen.period_ns = 100000;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), ENOENT);
+	CHECK_ERR(inject(fd, 99, 100, 1, 1, 0), ENOENT);
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_DETACH, &(uint32_t){ 99 }), ENOENT);
+
+	/* empty queue: writable, not readable; reads return 0 */
+	CHECK_EQ(readable(fd), 2);
+	CHECK_EQ(read(fd, recs, REC), 0);
+	CHECK_EQ(read(fd, recs, 0), 0);
+
+	/* sizes and offsets */
+	CHECK_ERR(read(fd, recs, REC - 1), ESPIPE);
+	CHECK_ERR(read(fd, recs, REC + 8), ESPIPE);
+	CHECK_ERR(pread(fd, recs, REC, REC), ESPIPE);
+	CHECK_ERR(write(fd, two, RESP - 1), ESPIPE);
+	CHECK_ERR(write(fd, two, RESP + 4), ESPIPE);
+	CHECK_ERR(pwrite(fd, two, RESP, RESP), ESPIPE);
+	CHECK_ERR(lseek(fd, 0, SEEK_SET), ESPIPE);
+
+	/* a three-page group: whole or nothing */
+	CHECK_EQ(inject(fd, 1, 100, 5, 0, 0x1000), 0);
+	CHECK_EQ(inject(fd, 1, 100, 5, 0, 0x2000), 0);
+	CHECK_EQ(readable(fd), 2); /* partial groups are not readable */
+	CHECK_EQ(inject(fd, 1, 100, 5, 1, 0x3000), 0);
+	CHECK_EQ(readable(fd), 3);
+	CHECK_EQ(read(fd, recs, 2 * REC), 0); /* the first group does not fit */
+	memset(recs, 0xa5, sizeof(recs));
+	CHECK_EQ(read(fd, recs, 16 * REC), 3 * REC);
+	for (i = 0; i < 3; i++) {
+		CHECK(recs[i].dev_id == 1 && recs[i].pasid == 100 && recs[i].grpid == 5);
+		CHECK(recs[i].addr == 0x1000ull * (i + 1) && recs[i].perm == IOPFQ_PGFAULT_PERM_READ);
+		CHECK(recs[i].__reserved == 0 && recs[i].length == 0);
+		CHECK(recs[i].cookie == recs[0].cookie && recs[i].cookie != 0);
+	}
+	CHECK(recs[0].flags == IOPFQ_PGFAULT_FLAGS_PASID_VALID);
+	CHECK(recs[2].flags == (IOPFQ_PGFAULT_FLAGS_PASID_VALID | IOPFQ_PGFAULT_FLAGS_LAST_PAGE));
+	CHECK_EQ(readable(fd), 2);
+	cookie = recs[0].cookie;
+
+	/* answers: bad code, unknown cookie, valid, double */
+	CHECK_ERR(respond(fd, cookie, 2), EINVAL);
+	CHECK_ERR(respond(fd, cookie, 0xf), EINVAL);
+	CHECK_ERR(respond(fd, cookie + 1, IOPFQ_PAGE_RESP_SUCCESS), EINVAL);
+	CHECK_ERR(respond(fd, 0, IOPFQ_PAGE_RESP_SUCCESS), EINVAL);
+	CHECK_EQ(respond(fd, cookie, IOPFQ_PAGE_RESP_SUCCESS), RESP);
+	CHECK_ERR(respond(fd, cookie, IOPFQ_PAGE_RESP_SUCCESS), EINVAL);
+	st = dev_stats(fd, 1);
+	CHECK(st.answered_groups == 1 && st.answered_pages == 3 && st.answered_success == 1);
+	CHECK(st.duplicates == 0 && st.credits_outstanding == 0 && st.lat_count == 1);
+
+	/* a batch of answers: consumed up to the first bad one */
+	CHECK_EQ(inject_group(fd, 1, 101, 1, 1), 0);
+	CHECK_EQ(read(fd, recs, 16 * REC), REC);
+	two[0].cookie = recs[0].cookie;
+	two[0].code = IOPFQ_PAGE_RESP_INVALID;
+	two[1].cookie = recs[0].cookie; /* already answered by two[0] */
+	two[1].code = IOPFQ_PAGE_RESP_SUCCESS;
+	CHECK_EQ(write(fd, two, sizeof(two)), RESP);
+	st = dev_stats(fd, 1);
+	CHECK(st.answered_groups == 2 && st.answered_invalid == 1);
+
+	/* a stale cookie after its slot is reused (core: generations) */
+	if (mode == IOPFQ_MODE_CORE) {
+		for (i = 0; i < 300; i++) {
+			CHECK_EQ(inject_group(fd, 2, 200, i % 512, 1), 0);
+			CHECK_EQ(read(fd, recs, REC), REC);
+			cookie2 = recs[0].cookie;
+			if (i + 1 < 300)
+				CHECK_EQ(respond(fd, cookie2, 0), RESP);
+		}
+		/* every earlier cookie is stale now, even those whose slot is reused */
+		CHECK_ERR(respond(fd, cookie, 0), EINVAL);
+		CHECK_EQ(respond(fd, cookie2, 0), RESP);
+	}
+
+	/* read into a bad pointer: -EFAULT, nothing lost */
+	CHECK_EQ(inject_group(fd, 1, 102, 7, 2), 0);
+	CHECK_ERR(read(fd, bad_ptr, 16 * REC), EFAULT);
+	CHECK_EQ(readable(fd), 3);
+	CHECK_ERR(read(fd, bad_ptr, 16 * REC), EFAULT);
+	memset(recs, 0, sizeof(recs));
+	CHECK_EQ(read(fd, recs, 16 * REC), 2 * REC);
+	CHECK(recs[0].grpid == 7 && recs[1].grpid == 7 && recs[0].cookie == recs[1].cookie);
+	CHECK(recs[1].flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE);
+	cookie = recs[0].cookie;
+	/* write from a bad pointer: -EFAULT, the group still answerable */
+	CHECK_ERR(write(fd, bad_ptr, RESP), EFAULT);
+	CHECK_EQ(respond(fd, cookie, IOPFQ_PAGE_RESP_SUCCESS), RESP);
+
+	/* a buffer whose second group crosses into an unmapped page */
+	map = mmap(NULL, 2 * pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(map != MAP_FAILED);
+	munmap(map + pagesz, pagesz);
+	CHECK_EQ(inject_group(fd, 1, 103, 1, 2), 0);
+	CHECK_EQ(inject_group(fd, 1, 103, 2, 2), 0);
+	{
+		char *buf = map + pagesz - 3 * REC; /* room for 3 records */
+
+		CHECK_EQ(read(fd, buf, 4 * REC), 2 * REC);
+		memcpy(recs, buf, 2 * REC);
+		CHECK(recs[0].grpid == 1 && recs[1].grpid == 1);
+		cookie = recs[0].cookie;
+		CHECK_EQ(readable(fd), 3);
+		/* the second group is intact for a good buffer */
+		CHECK_EQ(read(fd, recs, 16 * REC), 2 * REC);
+		CHECK(recs[0].grpid == 2 && recs[1].grpid == 2);
+		cookie2 = recs[0].cookie;
+		/* a write whose second answer lies in the unmapped page */
+		buf = map + pagesz - RESP;
+		memcpy(buf, &(struct iopfq_hwpt_page_response){ cookie, 0 }, RESP);
+		CHECK_EQ(write(fd, buf, 2 * RESP), RESP);
+		CHECK_EQ(respond(fd, cookie2, 0), RESP);
+	}
+	munmap(map, pagesz);
+
+	/* over-credit and malformed requests (core: refused and counted) */
+	if (mode == IOPFQ_MODE_CORE) {
+		struct iopfq_ioc_inject in = {
+			.dev_id = 1, .flags = IOPFQ_PGFAULT_FLAGS_PASID_VALID |
+					      IOPFQ_PGFAULT_FLAGS_LAST_PAGE,
+			.pasid = 100, .grpid = 600, .perm = IOPFQ_PGFAULT_PERM_READ,
+		};
+
+		CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EINVAL);
+		in.grpid = 1;
+		in.pasid = IOPFQ_PASID_MAX + 1;
+		CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EINVAL);
+		for (i = 0; i < 16; i++)
+			CHECK_EQ(inject(fd, 1, 104, 9, 0, 0x1000ull * i), 0);
+		in.pasid = 104;
+		in.grpid = 9;
+		in.answer = 7;
+		CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EDQUOT);
+		CHECK_EQ(in.answer, 0); /* last page refused: Success, so the device retries */
+		in.flags &= ~IOPFQ_PGFAULT_FLAGS_LAST_PAGE;
+		CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EDQUOT);
+		CHECK_EQ(in.answer, 0xff);
+		/* flush drops the partial group and gives the credits back */
+		memset(&fl, 0, sizeof(fl));
+		fl.dev_id = 1;
+		fl.pasid = 104;
+		fl.flags = IOPFQ_IOC_FLUSH_PASID_VALID;
+		CHECK_EQ(ioctl(fd, IOPFQ_IOC_FLUSH, &fl), 0);
+		CHECK_EQ(dev_stats(fd, 1).credits_outstanding, 0);
+		CHECK_EQ(inject_group(fd, 1, 104, 9, 2), 0);
+		CHECK_EQ(read(fd, recs, 16 * REC), 2 * REC);
+		CHECK_EQ(respond(fd, recs[0].cookie, 0), RESP);
+	}
+
+	/* flush validation, then flush with a delivered and a queued group */
+	memset(&fl, 0, sizeof(fl));
+	fl.dev_id = 1;
+	fl.pasid = 105;
+	fl.flags = 0x4;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_FLUSH, &fl), EINVAL);
+	fl.flags = 0;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_FLUSH, &fl), EINVAL); /* PASID without PASID_VALID */
+	fl.flags = IOPFQ_IOC_FLUSH_PASID_VALID;
+	fl.__reserved = 1;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_FLUSH, &fl), EINVAL);
+	fl.__reserved = 0;
+	fl.dev_id = 98;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_FLUSH, &fl), ENOENT);
+	fl.dev_id = 1;
+	st = dev_stats(fd, 1);
+	CHECK_EQ(inject_group(fd, 1, 105, 1, 2), 0);
+	CHECK_EQ(read(fd, recs, 16 * REC), 2 * REC);
+	cookie = recs[0].cookie;
+	CHECK_EQ(inject_group(fd, 1, 105, 2, 1), 0);
+	CHECK_EQ(inject_group(fd, 1, 106, 2, 1), 0); /* another PASID: untouched */
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_FLUSH, &fl), 0);
+	CHECK_EQ(dev_stats(fd, 1).answered_invalid, st.answered_invalid + 2);
+	CHECK_ERR(respond(fd, cookie, 0), EINVAL);
+	CHECK_EQ(read(fd, recs, 16 * REC), REC);
+	CHECK(recs[0].pasid == 106);
+	CHECK_EQ(respond(fd, recs[0].cookie, 0), RESP);
+
+	/* detach with a delivered, a queued and a partial group pending */
+	st = dev_stats(fd, 1);
+	CHECK_EQ(inject_group(fd, 1, 100, 20, 2), 0);
+	CHECK_EQ(read(fd, recs, 16 * REC), 2 * REC);
+	cookie = recs[0].cookie;
+	CHECK_EQ(inject_group(fd, 1, 100, 21, 1), 0);
+	CHECK_EQ(inject(fd, 1, 100, 22, 0, 0), 0);
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_DETACH, &(uint32_t){ 1 }), 0);
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_DEV_STATS, &(struct iopfq_ioc_dev_stats){ .dev_id = 1 }),
+		  ENOENT);
+	CHECK_ERR(respond(fd, cookie, 0), EINVAL);
+	CHECK_EQ(readable(fd), 2);
+	CHECK_EQ(read(fd, recs, 16 * REC), 0);
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_DETACH, &(uint32_t){ 1 }), ENOENT);
+	/* the dev_id can be attached again */
+	CHECK_EQ(attach(fd, 1, 16, 100, 4, 2), 0);
+
+	{
+		struct iopfq_ioc_queue_stats q = queue_stats(fd);
+
+		CHECK_EQ(q.mode, mode);
+		CHECK_EQ(q.devices_attached, 2);
+		if (mode == IOPFQ_MODE_CORE)
+			CHECK(q.accepted == q.in_ring + q.partial + q.ready + q.delivered +
+					    q.answered + q.auto_answered + q.discarded);
+		else
+			CHECK(q.base_allocs == q.base_frees);
+	}
+	close(fd);
+}
+
+/* close() with groups queued and delivered: all answered, nothing leaked */
+static void test_close(int mode)
+{
+	struct iopfq_hwpt_pgfault recs[8];
+	struct iopfq_ioc_global_stats g0, g1;
+	int fd = dev_open();
+
+	g0 = global_stats(fd);
+	CHECK_EQ(config(fd, mode, 4, 64), 0);
+	CHECK_EQ(attach(fd, 1, 16, 7, 1, 2), 0);
+	CHECK_EQ(attach(fd, 2, 16, 8, 1, 2), 0);
+	CHECK_EQ(inject_group(fd, 1, 7, 1, 2), 0);
+	CHECK_EQ(inject_group(fd, 1, 7, 2, 3), 0);
+	CHECK_EQ(inject_group(fd, 2, 8, 1, 1), 0);
+	CHECK_EQ(inject(fd, 2, 8, 2, 0, 0), 0); /* partial: dropped */
+	CHECK_EQ(read(fd, recs, 3 * REC), 2 * REC); /* the first group only */
+	close(fd);
+	fd = dev_open();
+	g1 = global_stats(fd);
+	close(fd);
+	CHECK_EQ(g1.sim_sent_groups - g0.sim_sent_groups, 3);
+	CHECK_EQ(g1.sim_answered_groups - g0.sim_answered_groups, 3);
+	CHECK_EQ(g1.sim_answered_invalid - g0.sim_answered_invalid, 3);
+	CHECK_EQ(g1.sim_answered_pages - g0.sim_answered_pages, 6);
+	CHECK_EQ(g1.sim_duplicates - g0.sim_duplicates, 0);
+	CHECK_EQ(g1.sim_credits_leaked, 0);
+	CHECK_EQ(g1.simdev_allocs, g1.simdev_frees);
+	CHECK_EQ(g1.base_allocs, g1.base_frees);
+	/* each open file holds two blocks (queue memory, read buffer) */
+	CHECK_EQ(g1.qmem_allocs - g1.qmem_frees, 2 * g1.files_open);
+	CHECK_EQ(g1.files_open, 1);
+}
+
+/* ---------------------------------------------------------------------- */
+/* flood                                                                   */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void percentiles(const uint64_t *hist, uint64_t count, double out[4])
+{
+	static const double q[4] = { 0.50, 0.90, 0.99, 0.999 };
+	unsigned int i, k = 0;
+	uint64_t seen = 0;
+
+	for (i = 0; i < 4; i++)
+		out[i] = 0;
+	for (i = 0; i < IOPFQ_HIST_BUCKETS && k < 4; i++) {
+		seen += hist[i];
+		while (k < 4 && count && seen >= (uint64_t)(q[k] * count + 0.5) && seen) {
+			/* the bucket's midpoint */
+			out[k] = (iopfq_hist_lower(i) + iopfq_hist_lower(i + 1)) / 2.0;
+			k++;
+		}
+	}
+}
+
+struct flood_result {
+	double groups_per_s;
+	double lat[2][4];
+	double max[2];
+	double mean[2];
+};
+
+/* Returns 0 and fills @res; checks conservation. */
+static void test_flood(int mode, double seconds, struct flood_result *res)
+{
+	static struct iopfq_hwpt_pgfault recs[1024];
+	static struct iopfq_hwpt_page_response resp[1024];
+	static uint64_t hist[IOPFQ_HIST_BUCKETS];
+	struct iopfq_ioc_gen gen;
+	uint64_t answered = 0;
+	double t0, t_end, elapsed;
+	int fd = dev_open();
+	unsigned int d;
+
+	CHECK_EQ(config(fd, mode, 4, 1024), 0);
+	/* dev 1: hard-IRQ hrtimer, groups of 4; dev 2: kthread closed loop, groups of 2 */
+	CHECK_EQ(attach(fd, 1, 256, 1, 8, 4), 0);
+	CHECK_EQ(attach(fd, 2, 256, 1, 8, 2), 0);
+	memset(&gen, 0, sizeof(gen));
+	gen.dev_id = 1;
+	gen.kind = IOPFQ_GEN_HRTIMER;
+	gen.period_ns = 50000;
+	gen.burst = 8;
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), 0);
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), EBUSY);
+	CHECK_ERR(inject(fd, 1, 1, 1, 1, 0), EBUSY);
+	gen.dev_id = 2;
+	gen.kind = IOPFQ_GEN_KTHREAD;
+	gen.period_ns = 0;
+	gen.burst = 16;
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), 0);
+
+	t0 = now_s();
+	t_end = t0 + seconds;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		double t = now_s();
+		ssize_t n;
+		size_t i, k;
+
+		if (t >= t_end)
+			break;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(fd, recs, sizeof(recs));
+		if (n <= 0) {
+			CHECK(n == 0);
+			continue;
+		}
+		/* one answer per group: the record with LAST_PAGE */
+		for (i = 0, k = 0; i < (size_t)n / REC; i++) {
+			if (!(recs[i].flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE))
+				continue;
+			resp[k].cookie = recs[i].cookie;
+			resp[k].code = IOPFQ_PAGE_RESP_SUCCESS;
+			k++;
+		}
+		if (k && write(fd, resp, k * RESP) != (ssize_t)(k * RESP))
+			CHECK(!"flood write");
+		answered += k;
+	}
+	elapsed = now_s() - t0;
+	res->groups_per_s = answered / elapsed;
+
+	/* stop the producers, answer what is left */
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_GEN_STOP, &(uint32_t){ 1 }), 0);
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_GEN_STOP, &(uint32_t){ 2 }), 0);
+	for (;;) {
+		ssize_t n = read(fd, recs, sizeof(recs));
+		size_t i, k;
+
+		if (n <= 0)
+			break;
+		for (i = 0, k = 0; i < (size_t)n / REC; i++)
+			if (recs[i].flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE) {
+				resp[k].cookie = recs[i].cookie;
+				resp[k].code = IOPFQ_PAGE_RESP_SUCCESS;
+				k++;
+			}
+		if (k && write(fd, resp, k * RESP) != (ssize_t)(k * RESP))
+			CHECK(!"drain write");
+	}
+
+	for (d = 1; d <= 2; d++) {
+		struct iopfq_ioc_dev_stats st = { .dev_id = d, .hist_len = IOPFQ_HIST_BUCKETS,
+						  .hist_ptr = (uintptr_t)hist };
+
+		CHECK_EQ(ioctl(fd, IOPFQ_IOC_DEV_STATS, &st), 0);
+		CHECK(st.sent_groups > 0);
+		CHECK_EQ(st.answered_groups, st.sent_groups);  /* 0 lost */
+		CHECK_EQ(st.answered_pages, st.sent_pages);
+		CHECK_EQ(st.answered_success, st.sent_groups);
+		CHECK_EQ(st.duplicates, 0);                    /* 0 duplicated */
+		CHECK_EQ(st.refused, 0);
+		CHECK_EQ(st.credits_outstanding, 0);           /* credits balanced */
+		CHECK_EQ(st.lat_count, st.sent_groups);
+		CHECK_EQ(st.hist_len, IOPFQ_HIST_BUCKETS);
+		percentiles(hist, st.lat_count, res->lat[d - 1]);
+		res->max[d - 1] = st.lat_max_ns;
+		res->mean[d - 1] = st.lat_count ? (double)st.lat_sum_ns / st.lat_count : 0;
+		printf("flood [%s] dev %u (%s): sent %llu groups / %llu pages, answered %llu, "
+		       "throttled %llu, dup %llu, refused %llu\n",
+		       mode_name, d, d == 1 ? "hrtimer, hard IRQ" : "kthread",
+		       (unsigned long long)st.sent_groups, (unsigned long long)st.sent_pages,
+		       (unsigned long long)st.answered_groups, (unsigned long long)st.throttled,
+		       (unsigned long long)st.duplicates, (unsigned long long)st.refused);
+	}
+	{
+		struct iopfq_ioc_queue_stats q = queue_stats(fd);
+
+		CHECK_EQ(q.bad_answers, 0);
+		CHECK_EQ(q.ring_claim_waits, 0);
+		if (mode == IOPFQ_MODE_CORE)
+			CHECK(q.accepted == q.answered && q.in_ring + q.partial + q.ready +
+								   q.delivered == 0);
+		else
+			CHECK_EQ(q.base_allocs, q.base_frees);
+	}
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+	struct flood_result r[2];
+	int mode;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(r, 0, sizeof(r));
+	for (mode = IOPFQ_MODE_CORE; mode <= IOPFQ_MODE_BASELINE; mode++) {
+		unsigned int before = passed, ran = checks;
+
+		mode_name = mode == IOPFQ_MODE_CORE ? "core" : "baseline";
+		test_semantics(mode);
+		printf("%s semantics: %u of %u checks passed\n", mode_name, passed - before,
+		       checks - ran);
+		before = passed;
+		ran = checks;
+		test_close(mode);
+		printf("%s close: %u of %u checks passed\n", mode_name, passed - before,
+		       checks - ran);
+		before = passed;
+		ran = checks;
+		test_flood(mode, seconds, &r[mode]);
+		printf("%s flood: %u of %u checks passed\n", mode_name, passed - before,
+		       checks - ran);
+	}
+	for (mode = 0; mode < 2; mode++) {
+		int d;
+
+		for (d = 0; d < 2; d++)
+			printf("BENCH mode=%s producer=%s groups_per_s=%.0f p50_ns=%.0f p90_ns=%.0f "
+			       "p99_ns=%.0f p999_ns=%.0f max_ns=%.0f mean_ns=%.0f\n",
+			       mode ? "baseline" : "core", d ? "kthread" : "hrtimer",
+			       r[mode].groups_per_s, r[mode].lat[d][0], r[mode].lat[d][1],
+			       r[mode].lat[d][2], r[mode].lat[d][3], r[mode].max[d],
+			       r[mode].mean[d]);
+	}
+	if (r[1].groups_per_s > 0)
+		printf("BENCH ratio core/baseline throughput=%.2f p50_hrtimer=%.2f p50_kthread=%.2f "
+		       "p99_hrtimer=%.2f p99_kthread=%.2f\n",
+		       r[0].groups_per_s / r[1].groups_per_s,
+		       r[1].lat[0][0] ? r[0].lat[0][0] / r[1].lat[0][0] : 0,
+		       r[1].lat[1][0] ? r[0].lat[1][0] / r[1].lat[1][0] : 0,
+		       r[1].lat[0][2] ? r[0].lat[0][2] / r[1].lat[0][2] : 0,
+		       r[1].lat[1][2] ? r[0].lat[1][2] / r[1].lat[1][2] : 0);
+	printf("ktest: %u of %u checks passed\n", passed, checks);
+	printf("IOPFQ-KTEST: %s\n", passed == checks ? "PASS" : "FAIL");
+	return passed == checks ? 0 : 1;
+}
