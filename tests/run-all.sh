@@ -5,12 +5,14 @@
 #             for x86_64/aarch64/riscv64)
 #   asan      the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan      the same tests under ThreadSanitizer
-#   aarch64   the unit and stress tests cross-built for aarch64, run under
-#             qemu-aarch64-static
+#   aarch64   the unit, stress and model tests cross-built for aarch64, run
+#             under qemu-aarch64-static
+#   riscv64   the same for riscv64 under qemu-riscv64-static (cmocka built
+#             from Debian's source package: scripts/riscv64-cmocka.sh)
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
 # ctest summary; exits non-zero if anything failed. Usage:
-#   tests/run-all.sh [release|asan|tsan|aarch64]...   (default: all four)
+#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64]...   (default: all)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -18,15 +20,22 @@ cd "$top"
 "$top/scripts/deps.sh" build test cross || exit 1
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64)
 jobs=$(nproc)
 declare -A result
 status=0
 start=$(date +%s)
 
 for p in "${presets[@]}"; do
+	: >"build-$p.log"
 	echo "=== $p: configure and build"
-	if ! cmake --preset "$p" >"build-$p.log" 2>&1 ||
+	if [ "$p" = riscv64 ] && ! "$top/scripts/riscv64-cmocka.sh" >"build-$p.log" 2>&1; then
+		tail -20 "build-$p.log"
+		result[$p]="DEPENDENCY BUILD FAILED (build-$p.log)"
+		status=1
+		continue
+	fi
+	if ! cmake --preset "$p" >>"build-$p.log" 2>&1 ||
 		! cmake --build --preset "$p" -j"$jobs" >>"build-$p.log" 2>&1; then
 		tail -40 "build-$p.log"
 		result[$p]="BUILD FAILED (build-$p.log)"
