@@ -24,14 +24,18 @@
  * f->cfg_sem for reading (the queue memory cannot change under it);
  * IOPFQ_IOC_CONFIG takes it for writing.
  *
- * read() and a failing copy_to_user(): records are moved out of the core one
- * group at a time into f->recs, then copied to the user. If the copy fails
- * the group is already delivered (its cookie is live), so it is not lost:
- * it stays in f->recs (f->recs_pending) and the next read() returns it
- * first, with the same cookie, before anything newer. The group can also be
- * answered meanwhile by anyone who knows the cookie. Detach and flush drop
- * a held-back group of theirs together with its cookie. read() returns
- * -EFAULT only if nothing was copied, else the bytes of whole groups copied.
+ * read() and a failing copy_to_user(): iopfq_read() moves whole groups
+ * into the bounce buffer f->recs, then they are copied to the user. If the
+ * copy fails, the groups are already delivered (their cookies are live), so
+ * they are not lost: the groups that did not reach the user whole stay in
+ * f->recs (f->recs_pending) and the next read() returns them first, with the
+ * same cookies, before anything newer. They can also be answered meanwhile
+ * by anyone who knows a cookie. Detach and flush drop held-back groups of
+ * theirs together with the cookies. read() returns -EFAULT only if nothing
+ * was copied, else the bytes of the whole groups copied. Re-queueing them
+ * into the core instead would need an "undeliver" call the core does not
+ * have, and would reissue cookies the user may have seen in the part of the
+ * buffer that was written.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -235,38 +239,59 @@ int iopfq_file_report(struct iopfq_simdev *sd, const struct iopfq_request *req, 
 /* ---------------------------------------------------------------------- */
 /* read, write, poll                                                       */
 
+/*
+ * Records at the head of the held-back ones that form whole groups and fit
+ * in @max records. The held-back records come from one iopfq_read(): each
+ * group's records are consecutive and share a cookie no other live group
+ * has, so a change of cookie is a group boundary.
+ */
+static u32 pending_whole(const struct iopfq_file *f, u32 max)
+{
+	const struct iopfq_hwpt_pgfault *r = f->recs + f->recs_off;
+	u32 n = 0;
+
+	while (n < f->recs_pending) {
+		u32 g = 1;
+
+		while (n + g < f->recs_pending && r[n + g].cookie == r[n].cookie)
+			g++;
+		if (n + g > max)
+			break;
+		n += g;
+	}
+	return n;
+}
+
 static ssize_t core_read(struct iopfq_file *f, char __user *buf, size_t count)
 {
-	size_t done = 0;
+	u32 room = count / REC_SIZE, n, whole;
+	size_t done = 0, left;
 	int rc = 0;
 
-	for (;;) {
-		u32 n = f->recs_pending;
-
-		if (!n) {
-			n = iopfq_next_group_size(f->q);
-			if (!n)
-				break;
-		}
-		if ((size_t)n * REC_SIZE > count - done)
-			break; /* whole groups only; the first one too big: 0 */
+	while (room) {
 		if (!f->recs_pending) {
-			int got = iopfq_read(f->q, f->recs, n);
+			int got = iopfq_read(f->q, f->recs, min(room, f->cfg.credit_budget));
 
-			/* the core just said the next group has n records */
-			if (WARN_ON_ONCE(got != (int)n)) {
-				rc = -EIO;
-				break;
-			}
-			f->recs_pending = n;
+			if (got <= 0)
+				break; /* none, or the first group does not fit: 0 */
+			f->recs_off = 0;
+			f->recs_pending = got;
 		}
-		/* every byte of f->recs[0..n) was written by iopfq_read() */
-		if (copy_to_user(buf + done, f->recs, (size_t)n * REC_SIZE)) {
-			rc = -EFAULT; /* the group stays in f->recs for the next read */
+		n = pending_whole(f, room);
+		if (!n)
+			break;
+		/* every byte of these records was written by iopfq_read() */
+		left = copy_to_user(buf + done, f->recs + f->recs_off, (size_t)n * REC_SIZE);
+		/* only whole groups that reached the user count; the rest stays held back */
+		whole = left ? pending_whole(f, ((size_t)n * REC_SIZE - left) / REC_SIZE) : n;
+		f->recs_off += whole;
+		f->recs_pending -= whole;
+		done += (size_t)whole * REC_SIZE;
+		room -= whole;
+		if (left) {
+			rc = -EFAULT;
 			break;
 		}
-		f->recs_pending = 0;
-		done += (size_t)n * REC_SIZE;
 	}
 	return done ? done : rc;
 }
@@ -394,17 +419,22 @@ static int iopfq_fop_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Drop a read group held back by a failed copy if it matches. */
+/* Drop the held-back records of (@dev_id, all PASIDs or one): revoked. */
 static void purge_pending(struct iopfq_file *f, u32 dev_id, bool all, bool pasid_valid, u32 pasid)
 {
-	struct iopfq_hwpt_pgfault *r = f->recs;
+	struct iopfq_hwpt_pgfault *r = f->recs + f->recs_off;
+	u32 i, kept = 0;
 
-	if (!f->recs_pending || r->dev_id != dev_id)
-		return;
-	if (!all && (!!(r->flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID) != pasid_valid ||
-		     r->pasid != pasid))
-		return;
-	f->recs_pending = 0;
+	for (i = 0; i < f->recs_pending; i++) {
+		bool match = r[i].dev_id == dev_id &&
+			     (all || (!!(r[i].flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID) == pasid_valid &&
+				      r[i].pasid == pasid));
+
+		if (!match)
+			f->recs[kept++] = r[i];
+	}
+	f->recs_off = 0;
+	f->recs_pending = kept;
 }
 
 /* Stop, detach and free one simulated device. Context: f->lock held; sleeps. */
