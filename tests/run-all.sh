@@ -9,10 +9,12 @@
 #             under qemu-aarch64-static
 #   riscv64   the same for riscv64 under qemu-riscv64-static (cmocka built
 #             from Debian's source package: scripts/riscv64-cmocka.sh)
+#   kernel    iopfq.ko built against Debian's kernel and tested inside it,
+#             booted in qemu-system-x86_64 (tests/kernel/run.sh)
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
 # ctest summary; exits non-zero if anything failed. Usage:
-#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64]...   (default: all)
+#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|kernel]...   (default: all)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,13 +22,23 @@ cd "$top"
 "$top/scripts/deps.sh" build test cross || exit 1
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 kernel)
 jobs=$(nproc)
 declare -A result
 status=0
 start=$(date +%s)
 
 for p in "${presets[@]}"; do
+	if [ "$p" = kernel ]; then
+		echo "=== kernel: module in a real kernel under QEMU"
+		if "$top/tests/kernel/run.sh" 2>&1 | tee "$top/build/kernel-test.log"; then
+			result[$p]=$(grep -E '^kernel test:' "$top/build/kernel-test.log" | tail -1)
+		else
+			result[$p]="FAILED: $(grep -E '^kernel test:' "$top/build/kernel-test.log" | tail -1)"
+			status=1
+		fi
+		continue
+	fi
 	: >"build-$p.log"
 	echo "=== $p: configure and build"
 	if [ "$p" = riscv64 ] && ! "$top/scripts/riscv64-cmocka.sh" >"build-$p.log" 2>&1; then

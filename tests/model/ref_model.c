@@ -33,6 +33,7 @@ struct rm_dev {
 	uint32_t marker_credits;
 	uint32_t markers_in_use;        /* markers reported and not yet drained */
 	int failed;
+	int detaching;                  /* refuses reports like a detached one */
 	void *dev_ctx;
 };
 
@@ -79,6 +80,8 @@ struct rm {
 	struct iopfq_aged *aged;
 	size_t naged, aged_cap;
 	unsigned long notifies;
+	void (*hook)(void *arg, const struct rm_resp *r);
+	void *hook_arg;
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -165,8 +168,9 @@ void rm_set_now(struct rm *m, uint64_t now_ns)
 /* ---------------------------------------------------------------------- */
 /* logs                                                                    */
 
-static void log_response(struct rm *m, const struct rm_group *g, uint32_t code,
-			 uint32_t origin, int stage)
+/* Log a page response and call the hook, as ops->page_response would be */
+static void send_response(struct rm *m, const struct rm_group *g, uint32_t code,
+			  uint32_t origin, int stage)
 {
 	struct rm_resp *r;
 
@@ -185,6 +189,15 @@ static void log_response(struct rm *m, const struct rm_group *g, uint32_t code,
 	r->r.origin = origin;
 	r->r.dev_ctx = g->dev->dev_ctx;
 	r->stage = stage;
+	if (m->hook)
+		m->hook(m->hook_arg, r);
+}
+
+void rm_set_response_hook(struct rm *m, void (*hook)(void *arg, const struct rm_resp *r),
+			  void *arg)
+{
+	m->hook = hook;
+	m->hook_arg = arg;
 }
 
 static void log_aged(struct rm *m, const struct rm_group *g, uint32_t where)
@@ -240,7 +253,7 @@ static struct rm_dev *dev_by_handle(struct rm *m, uint32_t handle)
 	struct rm_dev *d;
 
 	for (d = m->devs; d; d = d->next)
-		if (d->handle == handle)
+		if (d->handle == handle && !d->detaching)
 			return d;
 	return NULL;
 }
@@ -646,13 +659,14 @@ int rm_respond(struct rm *m, const struct iopfq_hwpt_page_response *resp, uint32
 		if (!rm_cookie_live(m, cookie))
 			break;
 		g = m->by_cookie[cookie];
-		log_response(m, g,
-			     code == IOPFQ_PAGE_RESP_SUCCESS ? IOPFQ_HW_SUCCESS : IOPFQ_HW_INVALID,
-			     IOPFQ_ANSWER_USER, RM_STAGE_USER);
 		m->c.answered += g->npages;
 		m->c.groups_answered++;
+		/* credits first: a device that reissues on the response finds them back */
 		unlink_first(&m->delivered, pick_same, g);
 		delivered_leave(m, g);
+		send_response(m, g,
+			      code == IOPFQ_PAGE_RESP_SUCCESS ? IOPFQ_HW_SUCCESS : IOPFQ_HW_INVALID,
+			      IOPFQ_ANSWER_USER, RM_STAGE_USER);
 		group_free(g);
 	}
 	if (done < n)
@@ -719,14 +733,14 @@ static void remove_victims(struct rm *m, const struct victim *v, uint32_t code,
 
 	while ((g = unlink_first(&m->ready_head, pick_victim, v))) {
 		m->c.ready -= g->npages;
+		g->dev->credits_in_use -= g->npages;
 		if (code == IOPFQ_HW_NONE) {
 			m->c.discarded += g->npages;
 		} else {
-			log_response(m, g, code, origin, RM_STAGE_READY);
 			m->c.auto_answered += g->npages;
 			m->c.groups_auto_answered++;
+			send_response(m, g, code, origin, RM_STAGE_READY);
 		}
-		g->dev->credits_in_use -= g->npages;
 		group_free(g);
 	}
 	/* unlink_first() does not maintain the tail */
@@ -739,9 +753,9 @@ static void remove_victims(struct rm *m, const struct victim *v, uint32_t code,
 		if (code == IOPFQ_HW_NONE) {
 			m->c.discarded += g->npages;
 		} else {
-			log_response(m, g, code, origin, RM_STAGE_DELIVERED);
 			m->c.auto_answered += g->npages;
 			m->c.groups_auto_answered++;
+			send_response(m, g, code, origin, RM_STAGE_DELIVERED);
 		}
 		group_free(g);
 	}
@@ -776,6 +790,8 @@ int rm_detach(struct rm *m, uint32_t handle)
 
 	if (!d)
 		return -IOPFQ_ENODEV;
+	/* its new reports are refused from here on (a response hook may report) */
+	d->detaching = 1;
 	remove_victims(m, &v, IOPFQ_HW_INVALID, IOPFQ_ANSWER_DETACH);
 	if (d->credits_in_use || d->markers_in_use) {
 		fprintf(stderr, "ref_model: detach left credits %u markers %u in use\n",

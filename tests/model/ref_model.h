@@ -68,6 +68,14 @@ int rm_prepare_sleep(struct rm *m);
 void rm_finish_sleep(struct rm *m);
 void rm_counters(struct rm *m, struct iopfq_counters *c);
 
+/*
+ * Called at each page response, at the moment ops->page_response would be:
+ * after the group's credits are back. It may call rm_report() (producer
+ * side), as a page_response hook may call iopfq_report().
+ */
+void rm_set_response_hook(struct rm *m, void (*hook)(void *arg, const struct rm_resp *r),
+			  void *arg);
+
 /* What the real queue's ops would have seen, in order, since rm_new() */
 size_t rm_nresp(const struct rm *m);
 const struct rm_resp *rm_resp_at(const struct rm *m, size_t i);
@@ -78,7 +86,7 @@ unsigned long rm_notifies(const struct rm *m);
 /* For the driver: cookies issued so far are 1 .. rm_last_cookie() */
 uint32_t rm_last_cookie(const struct rm *m);
 int rm_cookie_live(const struct rm *m, uint32_t cookie);
-/* Live (delivered, unanswered) cookies into @out; returns how many there are */
+/* Live (delivered, unanswered) cookies, newest first, into @out; returns how many */
 uint32_t rm_live_cookies(const struct rm *m, uint32_t *out, uint32_t max);
 /* Attached handles into @out; returns how many there are */
 uint32_t rm_live_handles(const struct rm *m, uint32_t *out, uint32_t max);

@@ -43,6 +43,7 @@
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,22 @@
 #define REC_POISON 0xa5
 #define MAX_OPEN 6
 #define MAX_LIVE 8              /* >= every configuration's max_devices */
+
+#define MAX_PROBES 16
+
+/*
+ * A report made from inside the page_response hook during iopfq_respond(),
+ * as a device that reissues the moment it sees the response would: the
+ * credits of the answered group must already be back (iopfq.h). Replayed
+ * on the model from its own hook, at the same point.
+ */
+struct probe {
+	int made;
+	uint32_t real_h, model_h;
+	struct iopfq_request req;
+	int rc;
+	uint32_t answer;
+};
 
 /* The synchronize hook: only flush and detach may wait, and they must */
 #define SYNC_NEVER 0
@@ -94,6 +111,7 @@ struct cookie_map {
 struct pair {
 	uint32_t real;
 	uint32_t model;
+	void *dev_ctx;
 	/* groups the device has begun and not ended (as far as it knows) */
 	struct open_group {
 		uint32_t flags, pasid, grpid;
@@ -125,6 +143,8 @@ struct coverage {
 	unsigned long stale_refused, forged_refused, cookie_reissued, read_no_fit;
 	unsigned long revoked_delivered, flush_no_response, aged, notified, nodev;
 	unsigned long failed_refused, gen_wraps, multi_page, groups, lapped;
+	unsigned long reissue_gap;      /* fewest deliveries between equal cookies seen */
+	unsigned long probes, probes_accepted;
 };
 
 struct drv {
@@ -152,6 +172,9 @@ struct drv {
 
 	size_t resp_seen, mresp_seen, aged_seen, maged_seen;
 	unsigned long sync_seen;        /* tp.synchronizes before this step */
+	int probing;                    /* responses of this step may be probed */
+	struct probe probes[MAX_PROBES];
+	uint32_t nprobe_real, nprobe_model;
 	int sync_rule;                  /* SYNC_* for this step */
 
 	enum mode mode;
@@ -197,8 +220,39 @@ static void print_history(const struct drv *t)
 	unsigned long s;
 
 	fprintf(stderr, "last steps of episode %lu (oldest first):\n", t->episode);
-	for (s = first; s <= t->step; s++)
+	for (s = first; s < t->step; s++)
 		fprintf(stderr, "  #%lu %s\n", s, t->history[s % HISTORY]);
+	fprintf(stderr, "  #%lu %s   <== this step\n", t->step, t->desc);
+}
+
+static void print_context(const struct drv *t, const char *what)
+{
+	fprintf(stderr, "\n==== model_diff %s ====\n", what);
+	fprintf(stderr, "config \"%s\", IOPFQ_MODEL_SEED=0x%" PRIx64 " (config seed 0x%" PRIx64
+		"), episode %lu, step %lu, ring_start 0x%x\n",
+		t->mc->name, t->seed, t->cfg_seed, t->episode, t->step, t->cfg.ring_start);
+	fprintf(stderr, "op: %s\n", t->desc);
+}
+
+static void print_reproduce(const struct drv *t)
+{
+	fprintf(stderr, "reproduce: IOPFQ_MODEL_SEED=0x%" PRIx64 " IOPFQ_MODEL_CONFIG=%zu "
+		"IOPFQ_MODEL_ITERS=%lu IOPFQ_MODEL_VERBOSE=1 (2: with the model's counters)\n",
+		t->seed, (size_t)(t->mc - configs), iters);
+}
+
+/* The test platform aborts on IOPFQ_WARN_ON: say where we were first */
+static const struct drv *current_drv;
+
+static void on_abort(int sig)
+{
+	if (current_drv) {
+		print_context(current_drv, "ABORT (IOPFQ_WARN_ON in the real queue?)");
+		print_history(current_drv);
+		print_reproduce(current_drv);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 static void mismatch(struct drv *t, const char *fmt, ...)
@@ -208,19 +262,14 @@ static void mismatch(struct drv *t, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "\n==== model_diff MISMATCH ====\n");
-	fprintf(stderr, "config \"%s\", IOPFQ_MODEL_SEED=0x%" PRIx64 " (config seed 0x%" PRIx64
-		"), episode %lu, step %lu, ring_start 0x%x\n",
-		t->mc->name, t->seed, t->cfg_seed, t->episode, t->step, t->cfg.ring_start);
-	fprintf(stderr, "op: %s\n", t->desc);
+	print_context(t, "MISMATCH");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
 	print_history(t);
-	fprintf(stderr, "reproduce: IOPFQ_MODEL_SEED=0x%" PRIx64 " IOPFQ_MODEL_CONFIG=%zu "
-		"IOPFQ_MODEL_ITERS=%lu IOPFQ_MODEL_VERBOSE=1 (2: with the model's counters)\n",
-		t->seed, (size_t)(t->mc - configs), iters);
+	print_reproduce(t);
+	current_drv = NULL;
 	fail_msg("real queue and reference model differ (see above)");
 }
 
@@ -534,6 +583,9 @@ static void check_after(struct drv *t)
 			 syncs);
 	if (t->sync_rule == SYNC_MUST && !syncs)
 		mismatch(t, "returned without waiting for reports in flight (synchronize hook)");
+	if (t->nprobe_real != t->nprobe_model)
+		mismatch(t, "page_response hook: %u calls on the real queue, %u on the model",
+			 t->nprobe_real, t->nprobe_model);
 
 	check_responses(t);
 	check_aged(t);
@@ -717,6 +769,7 @@ static void do_attach(struct drv *t)
 	memset(&t->live[t->nlive], 0, sizeof(t->live[0]));
 	t->live[t->nlive].real = real_h;
 	t->live[t->nlive].model = model_h;
+	t->live[t->nlive].dev_ctx = ctx;
 	t->nlive++;
 	snprintf(t->desc + strlen(t->desc), DESC_LEN - strlen(t->desc), ", handle 0x%x", real_h);
 }
@@ -895,6 +948,44 @@ static int lapped_live_group(struct drv *t, uint32_t model_cookie)
 	return 0;
 }
 
+/*
+ * Both sides delivered a group: real cookie @rc, model cookie @mc (model
+ * cookies count deliveries). A cookie value may come back only when the
+ * group it named is gone, and, with FIFO reuse of response slots, not before
+ * its slot has been issued gen_max more times: between two issues of a slot
+ * the cursor passes every other slot, and skips only slots busy since before
+ * (at most budget - 1 of them), so the same value is at least
+ * gen_max * (cookie_slots - budget + 1) deliveries apart.
+ */
+static void map_cookie(struct drv *t, uint32_t rc, uint32_t mc,
+		       const struct iopfq_hwpt_pgfault *real, const struct iopfq_hwpt_pgfault *model,
+		       uint32_t n)
+{
+	uint32_t prev = cmap_get(&t->cmap, rc);
+	uint64_t gen_max = (1ull << t->geo.cookie_gen_bits) - 1;
+	uint64_t min_gap = gen_max * (t->geo.cookie_slots - t->cfg.credit_budget + 1);
+
+	if (prev && rm_cookie_live(t->m, prev))
+		records_mismatch(t, "real cookie handed out while still live", real, model, n);
+	if (prev && mc - prev < min_gap) {
+		fprintf(stderr, "cookie 0x%x: model cookies %u and %u, %u deliveries apart\n", rc,
+			prev, mc, mc - prev);
+		records_mismatch(t, "real cookie value reissued too soon (FIFO slot reuse)", real,
+				 model, n);
+	}
+	if (prev) {
+		if (!t->cov.reissue_gap || mc - prev < t->cov.reissue_gap)
+			t->cov.reissue_gap = mc - prev;
+		t->cov.cookie_reissued++;
+		if (rc >> t->geo.cookie_index_bits == 1)
+			t->cov.gen_wraps++;
+	}
+	cmap_put(&t->cmap, rc, mc);
+	set_real_of_model(t, mc, rc);
+	if (lapped_live_group(t, mc))
+		t->cov.lapped++;
+}
+
 static void do_read(struct drv *t)
 {
 	uint32_t max, i, alloc, budget = t->cfg.credit_budget;
@@ -954,21 +1045,7 @@ static void do_read(struct drv *t)
 			continue;
 		}
 		/* first record of a group: map its real cookie to the model's */
-		{
-			uint32_t prev = cmap_get(&t->cmap, a->cookie);
-
-			if (prev && rm_cookie_live(t->m, prev))
-				records_mismatch(t, "real cookie handed out while still live", real,
-						 model, (uint32_t)rc_real);
-			if (prev)
-				t->cov.cookie_reissued++;
-			cmap_put(&t->cmap, a->cookie, b->cookie);
-			if (lapped_live_group(t, b->cookie))
-				t->cov.lapped++;
-			set_real_of_model(t, b->cookie, a->cookie);
-			if (a->cookie >> t->geo.cookie_index_bits == 1 && prev)
-				t->cov.gen_wraps++;
-		}
+		map_cookie(t, a->cookie, b->cookie, real, model, (uint32_t)rc_real);
 	}
 	free(real);
 	free(model);
@@ -1047,6 +1124,59 @@ static uint32_t gen_cookie(struct drv *t, const char **kind)
 	}
 }
 
+/* ops->page_response of the real queue (through the test platform) */
+static void real_response_hook(void *arg, const struct iopfq_response *r)
+{
+	struct drv *t = arg;
+	struct probe *p;
+	uint32_t i;
+
+	if (!t->probing || t->nprobe_real >= MAX_PROBES)
+		return;
+	p = &t->probes[t->nprobe_real++];
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < t->nlive; i++)
+		if (t->live[i].dev_ctx == r->dev_ctx)
+			break;
+	if (i == t->nlive || !chance(t, 60))
+		return;
+	/* the device reissues at once: a one-page group of the answered PASID */
+	p->made = 1;
+	p->real_h = t->live[i].real;
+	p->model_h = t->live[i].model;
+	p->req.flags = (r->flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID) | IOPFQ_PGFAULT_FLAGS_LAST_PAGE;
+	p->req.pasid = r->pasid;
+	p->req.grpid = r->grpid;
+	p->req.perm = IOPFQ_PGFAULT_PERM_READ;
+	p->req.addr = (uint64_t)below(t, 64) << 12;
+	p->answer = 0x12345678;
+	p->rc = tp_report(t->q, p->real_h, &p->req, &p->answer);
+}
+
+/* The model's counterpart, called at the same point of its answer */
+static void model_response_hook(void *arg, const struct rm_resp *r)
+{
+	struct drv *t = arg;
+	struct probe *p;
+	uint32_t answer = 0x12345678;
+	int rc;
+
+	(void)r;
+	if (!t->probing || t->nprobe_model >= MAX_PROBES)
+		return;
+	p = &t->probes[t->nprobe_model++];
+	if (t->nprobe_model > t->nprobe_real || !p->made)
+		return;
+	rc = rm_report(t->m, p->model_h, &p->req, &answer);
+	t->cov.probes++;
+	if (!rc)
+		t->cov.probes_accepted++;
+	if (rc != p->rc || answer != p->answer)
+		mismatch(t, "report from the page_response hook (response %u of the step; "
+			    "credits must be back): real %d answer 0x%x, model %d answer 0x%x",
+			 t->nprobe_model - 1, p->rc, p->answer, rc, answer);
+}
+
 static void do_respond(struct drv *t)
 {
 	struct iopfq_hwpt_page_response real[8], model[8];
@@ -1094,8 +1224,10 @@ static void do_respond(struct drv *t)
 		snprintf(t->desc + len, DESC_LEN - len, " %s 0x%x/%u", kinds[i], real[i].cookie,
 			 real[i].code);
 	}
+	t->probing = chance(t, 50);
 	rc_real = iopfq_respond(t->q, null_resp ? NULL : real, n);
 	rc_model = rm_respond(t->m, null_resp ? NULL : model, n);
+	t->probing = 0;
 	expect_rc(t, "respond return", rc_real, rc_model);
 	if (!null_resp && rc_real >= 0 && (uint32_t)rc_real < n) {
 		if (!strcmp(kinds[rc_real], "old"))
@@ -1179,6 +1311,8 @@ static void do_wake(struct drv *t)
 static void begin_step(struct drv *t)
 {
 	t->desc[0] = 0;
+	t->probing = 0;
+	t->nprobe_real = t->nprobe_model = 0;
 	t->sync_seen = t->tp.synchronizes;
 	t->sync_rule = SYNC_NEVER;
 }
@@ -1305,7 +1439,10 @@ static void episode(struct drv *t, unsigned long steps)
 	t->q = tp_queue_new(&t->cfg, &t->tp, &err);
 	if (!t->q)
 		fail_msg("tp_queue_new: %d", err);
+	t->tp.on_response = real_response_hook;
+	t->tp.on_response_arg = t;
 	t->m = rm_new(&t->cfg);
+	rm_set_response_hook(t->m, model_response_hook, t);
 	t->now = 1000000;
 	tp_set_now(&t->tp, t->now);
 	rm_set_now(t->m, t->now);
@@ -1367,6 +1504,7 @@ static void test_config(void **state)
 	t->cfg_seed = base_seed ^ (0xd1b54a32d192ed03ull * (idx + 1));
 	t->rng = t->cfg_seed;
 	t->verbose = verbose;
+	current_drv = t;
 
 	while (done < iters) {
 		unsigned long len = chance(t, 10) ? 10000 + below(t, 40000) : 50 + below(t, 4000);
@@ -1377,19 +1515,22 @@ static void test_config(void **state)
 		t->episode++;
 		done += len;
 	}
-	printf("model_diff: config %zu \"%s\": %lu steps in %lu episodes; reached: "
-	       "groups read %lu, over-credit %lu, marker refused %lu, marker-discarded pages %lu, "
-	       "stale refused %lu, forged refused %lu, cookie values reissued %lu "
-	       "(generation wraps %lu), read did not fit %lu, delivered revoked %lu, "
-	       "flush no-response %lu, aged %lu, notify %lu, nodev %lu, failed %lu, "
-	       "multi-page groups read %lu, cookie cursor lapped a live group %lu\n",
-	       idx, mc->name, t->cov.steps, t->cov.episodes, t->cov.groups, t->cov.over_credit,
-	       t->cov.marker_refused, t->cov.marker_discards, t->cov.stale_refused,
-	       t->cov.forged_refused, t->cov.cookie_reissued, t->cov.gen_wraps,
-	       t->cov.read_no_fit, t->cov.revoked_delivered, t->cov.flush_no_response,
-	       t->cov.aged, t->cov.notified, t->cov.nodev, t->cov.failed_refused,
-	       t->cov.multi_page, t->cov.lapped);
+	printf("model_diff: config %zu \"%s\": %lu steps in %lu episodes, reached:\n"
+	       "  groups read %lu (multi-page %lu), read did not fit %lu, over-credit %lu,\n"
+	       "  markers refused %lu, pages discarded by markers %lu, nodev %lu, failed %lu,\n"
+	       "  stale answers refused %lu, forged answers refused %lu, delivered groups\n"
+	       "  revoked %lu, flush no-response %lu, aged warnings %lu, notify %lu,\n"
+	       "  cookie values reissued %lu (generation wraps %lu, closest %lu deliveries\n"
+	       "  apart), cookie cursor lapped a live group %lu, reports from the\n"
+	       "  page_response hook %lu (accepted %lu)\n",
+	       idx, mc->name, t->cov.steps, t->cov.episodes, t->cov.groups, t->cov.multi_page,
+	       t->cov.read_no_fit, t->cov.over_credit, t->cov.marker_refused,
+	       t->cov.marker_discards, t->cov.nodev, t->cov.failed_refused, t->cov.stale_refused,
+	       t->cov.forged_refused, t->cov.revoked_delivered, t->cov.flush_no_response,
+	       t->cov.aged, t->cov.notified, t->cov.cookie_reissued, t->cov.gen_wraps,
+	       t->cov.reissue_gap, t->cov.lapped, t->cov.probes, t->cov.probes_accepted);
 	free(t->real_of_model);
+	current_drv = NULL;
 	free(t);
 }
 
@@ -1421,6 +1562,7 @@ int main(void)
 	       base_seed, iters);
 	fflush(stdout);
 
+	signal(SIGABRT, on_abort);
 	tp_thread_online();
 	for (i = 0; i < NCONFIGS; i++) {
 		names[i] = malloc(96);
