@@ -4,8 +4,8 @@
  * iommufd's fault FD (BRIEF section 2) and this project's improvements
  * visible through it (section 3):
  *
- *   read:  -ESPIPE for sizes not a multiple of 40 and for a non-zero
- *          offset; 0 for count 0 (NULL buffer too); -EFAULT for a NULL
+ *   read:  -ESPIPE for sizes not a multiple of 40 and for a positive
+ *          offset (-EINVAL for a negative one, as pread(2)); 0 for count 0 (NULL buffer too); -EFAULT for a NULL
  *          buffer with count > 0; whole groups only; 0 when the first group
  *          does not fit, which stays queued; oldest completion first; every
  *          record field; one cookie per group; any buffer alignment.
@@ -239,7 +239,7 @@ static void test_read_bad_sizes(void **state)
 	}
 	assert_int_equal(iopfq_fault_pread(x->f, recs, sizeof(recs), 1), -ESPIPE);
 	assert_int_equal(iopfq_fault_pread(x->f, recs, sizeof(recs), 40), -ESPIPE);
-	assert_int_equal(iopfq_fault_pread(x->f, recs, sizeof(recs), -1), -ESPIPE);
+	assert_int_equal(iopfq_fault_pread(x->f, recs, sizeof(recs), -1), -EINVAL);
 	assert_unchanged(x, &s);
 	/* count 0: 0, with or without a buffer */
 	assert_int_equal(iopfq_fault_read(x->f, recs, 0), 0);
@@ -388,6 +388,7 @@ static void test_write_bad_sizes_and_buffers(void **state)
 	}
 	assert_int_equal(iopfq_fault_pwrite(x->f, r, RSP, 8), -ESPIPE);
 	assert_int_equal(iopfq_fault_pwrite(x->f, NULL, RSP, 1), -ESPIPE);
+	assert_int_equal(iopfq_fault_pwrite(x->f, r, RSP, -8), -EINVAL);
 	assert_int_equal(iopfq_fault_write(x->f, r, 0), 0);
 	assert_int_equal(iopfq_fault_write(x->f, NULL, 0), 0);
 	assert_int_equal(iopfq_fault_write(x->f, NULL, RSP), -EFAULT);

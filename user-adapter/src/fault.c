@@ -404,7 +404,8 @@ IOPFQ_API ssize_t iopfq_fault_pread(struct iopfq_fault *f, void *buf, size_t cou
 	size_t max_records = count / IOPFQ_FAULT_RECORD_SIZE;
 	ssize_t rc;
 
-	if (!f)
+	/* pread(2) refuses a negative offset before the file sees it */
+	if (!f || offset < 0)
 		return -EINVAL;
 	if (offset != 0 || count % IOPFQ_FAULT_RECORD_SIZE)
 		return -ESPIPE;
@@ -434,7 +435,7 @@ IOPFQ_API ssize_t iopfq_fault_pwrite(struct iopfq_fault *f, const void *buf, siz
 	size_t n = count / IOPFQ_FAULT_RESPONSE_SIZE, done = 0;
 	int aligned, rc = 0;
 
-	if (!f)
+	if (!f || offset < 0)
 		return -EINVAL;
 	if (offset != 0 || count % IOPFQ_FAULT_RESPONSE_SIZE)
 		return -ESPIPE;

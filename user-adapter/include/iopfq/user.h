@@ -178,8 +178,9 @@ IOPFQ_API ssize_t iopfq_fault_read(struct iopfq_fault *f, void *buf, size_t coun
 
 /**
  * iopfq_fault_pread - iopfq_fault_read() with a file offset, as pread(2)
- * would pass it to the kernel: a non-zero @offset is -ESPIPE (the fault FD
- * is a stream). Context and Return: as iopfq_fault_read().
+ * passes it: a positive @offset is -ESPIPE (the fault FD is a stream), a
+ * negative one -EINVAL (refused by pread(2) itself before the file sees it).
+ * Context and Return: as iopfq_fault_read().
  */
 IOPFQ_API ssize_t iopfq_fault_pread(struct iopfq_fault *f, void *buf, size_t count, off_t offset);
 
@@ -206,8 +207,8 @@ IOPFQ_API ssize_t iopfq_fault_pread(struct iopfq_fault *f, void *buf, size_t cou
 IOPFQ_API ssize_t iopfq_fault_write(struct iopfq_fault *f, const void *buf, size_t count);
 
 /**
- * iopfq_fault_pwrite - iopfq_fault_write() with a file offset: non-zero is
- * -ESPIPE. Context and Return: as iopfq_fault_write().
+ * iopfq_fault_pwrite - iopfq_fault_write() with a file offset: positive is
+ * -ESPIPE, negative -EINVAL. Context and Return: as iopfq_fault_write().
  */
 IOPFQ_API ssize_t iopfq_fault_pwrite(struct iopfq_fault *f, const void *buf, size_t count,
 				     off_t offset);
@@ -344,7 +345,8 @@ IOPFQ_API unsigned long iopfq_warnings(void);
 
 /* Record-counted conveniences over the byte-based calls (liburing style). */
 
-/* Read up to @max whole-group records into @recs. Return: records, or -errno. */
+/* Read up to @max whole-group records into @recs (iopfq_fault_read()).
+ * Context: consumer side. Return: records read, or -errno. */
 static inline int iopfq_fault_read_records(struct iopfq_fault *f, struct iopfq_hwpt_pgfault *recs,
 					   unsigned int max)
 {
@@ -353,7 +355,8 @@ static inline int iopfq_fault_read_records(struct iopfq_fault *f, struct iopfq_h
 	return n < 0 ? (int)n : (int)((size_t)n / IOPFQ_FAULT_RECORD_SIZE);
 }
 
-/* Write @n answers. Return: answers consumed, or -errno. */
+/* Write @n answers (iopfq_fault_write()).
+ * Context: any thread; no lock. Return: answers consumed, or -errno. */
 static inline int iopfq_fault_write_responses(struct iopfq_fault *f,
 					      const struct iopfq_hwpt_page_response *resp,
 					      unsigned int n)
