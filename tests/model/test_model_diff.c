@@ -191,6 +191,32 @@ static int verbose;
 /* ---------------------------------------------------------------------- */
 /* randomness                                                              */
 
+#ifdef IOPFQ_MODEL_FUZZ
+/*
+ * tests/fuzz/fuzz_ops.c: every decision comes from the fuzzer's input, two
+ * bytes at a time; when it runs out the episode ends (fuzz_input_done).
+ */
+static const uint8_t *fuzz_input;
+static size_t fuzz_input_len;
+static int fuzz_input_done;
+
+static uint64_t rnd(struct drv *t)
+{
+	uint64_t v;
+
+	(void)t;
+	if (fuzz_input_len < 2) {
+		fuzz_input_done = 1;
+		return 0;
+	}
+	v = (uint64_t)fuzz_input[0] | (uint64_t)fuzz_input[1] << 8;
+	fuzz_input += 2;
+	fuzz_input_len -= 2;
+	return v;
+}
+#else
+static const int fuzz_input_done;
+
 static uint64_t rnd(struct drv *t)
 {
 	/* splitmix64 */
@@ -200,6 +226,7 @@ static uint64_t rnd(struct drv *t)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
 }
+#endif
 
 static uint32_t below(struct drv *t, uint32_t n)
 {
@@ -236,6 +263,11 @@ static void print_context(const struct drv *t, const char *what)
 
 static void print_reproduce(const struct drv *t)
 {
+#ifdef IOPFQ_MODEL_FUZZ
+	(void)t;
+	fprintf(stderr, "reproduce: run fuzz_ops on the crash file libFuzzer saved\n");
+	return;
+#endif
 	fprintf(stderr, "reproduce: IOPFQ_MODEL_SEED=0x%" PRIx64 " IOPFQ_MODEL_CONFIG=%zu "
 		"IOPFQ_MODEL_ITERS=%lu IOPFQ_MODEL_VERBOSE=1 (2: with the model's counters)\n",
 		t->seed, (size_t)(t->mc - configs), iters);
@@ -1456,7 +1488,7 @@ static void episode(struct drv *t, unsigned long steps)
 	t->real_of_model = NULL;
 	t->rom_cap = 0;
 
-	for (s = 0; s < steps; s++)
+	for (s = 0; s < steps && !fuzz_input_done; s++)
 		random_step(t);
 
 	/* the end of an episode: every device leaves, nothing may remain */
@@ -1486,6 +1518,7 @@ static void episode(struct drv *t, unsigned long steps)
 /* cmocka                                                                  */
 
 
+#ifndef IOPFQ_MODEL_FUZZ
 static void test_config(void **state)
 {
 	const struct model_config *mc = *state;
@@ -1583,3 +1616,4 @@ int main(void)
 		       base_seed);
 	return rc;
 }
+#endif /* !IOPFQ_MODEL_FUZZ */
