@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench.h - the flood benchmark's shared pieces: the TSC clock, the fixed
+ * log-linear latency histogram, the simulated PRI device, and the small
+ * "queue implementation" interface (report / read-batch / respond / wait)
+ * that iopfq and every baseline implement, so that one harness drives them
+ * all in the same run.
+ *
+ * May touch: benchmark memory only. Never modifies core/.
+ */
+#ifndef IOPFQ_BENCH_H
+#define IOPFQ_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <iopfq/abi.h>
+#include <iopfq/iopfq.h>
+
+#define BENCH_MAX_DEVICES 64
+#define BENCH_NGRP 512          /* PRI group index space (9 bits) */
+#define BENCH_CACHELINE 64
+
+/* ---- clock: rdtsc, calibrated once against CLOCK_MONOTONIC ---- */
+
+static inline uint64_t tsc_now(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+extern double tsc_per_ns;            /* ticks per nanosecond */
+void tsc_calibrate(void);
+uint64_t mono_ns(void);
+
+static inline void cpu_relax(void)
+{
+	__builtin_ia32_pause();
+}
+
+/* Spin for @ticks TSC ticks (simulated handler work). */
+static inline void spin_ticks(uint64_t ticks)
+{
+	uint64_t end = tsc_now() + ticks;
+
+	while (tsc_now() < end)
+		cpu_relax();
+}
+
+/* ---- histogram: HDR-style log-linear, fixed memory, values in ticks ---- */
+
+#define HIST_SUB_BITS 7                          /* 64 linear steps per octave: < 1.6 % error */
+#define HIST_HALF (1u << (HIST_SUB_BITS - 1))
+#define HIST_MAX_EXP 42                          /* values up to 2^48 ticks */
+#define HIST_BUCKETS ((HIST_MAX_EXP + 2) * HIST_HALF)
+
+struct hist {
+	uint64_t count;
+	uint64_t min;
+	uint64_t max;
+	uint64_t sum;
+	uint64_t bucket[HIST_BUCKETS];
+};
+
+void hist_reset(struct hist *h);
+void hist_record(struct hist *h, uint64_t v);
+void hist_merge(struct hist *into, const struct hist *from);
+/* value at percentile @p (0..100), the highest value of its bucket; ticks */
+uint64_t hist_percentile(const struct hist *h, double p);
+
+/* ---- a simulated PRI device ---- */
+
+struct bdev {
+	uint32_t index;                 /* 0 .. ndev-1 */
+	uint32_t dev_id;                /* the id records carry: index + 1 */
+	uint32_t credits;               /* PRI Outstanding Page Request Allocation */
+	uint32_t group_size;
+	uintptr_t qdev;                 /* the implementation's handle */
+	/* producer-owned */
+	uint32_t next_grpid;
+	uint64_t next_due;              /* open loop: intended send time (ticks) */
+	uint64_t groups_sent;           /* atomic (read by main) */
+	uint64_t refused;               /* atomic */
+	/* shared: producer adds, response hook subtracts */
+	int inflight __attribute__((aligned(BENCH_CACHELINE)));
+	/* response side (the hook) */
+	uint64_t groups_answered __attribute__((aligned(BENCH_CACHELINE)));
+	uint64_t duplicates;
+	uint8_t outstanding[BENCH_NGRP];        /* atomic: group awaits its answer */
+	uint64_t issue_tsc[BENCH_NGRP];         /* written before the report publishes */
+} __attribute__((aligned(BENCH_CACHELINE)));
+
+/*
+ * The Page Group Response reached device @d (called by an implementation
+ * from its respond path, on the answering thread): records the latency,
+ * catches duplicates, gives the credits back.
+ */
+void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages);
+
+/* ---- the queue implementation interface ---- */
+
+struct qcfg {
+	uint32_t ndev;
+	uint32_t credits;               /* per device */
+	uint32_t max_group;
+	struct bdev *devs;
+};
+
+struct qimpl {
+	const char *name;
+	const char *what;               /* one line for the report */
+	void *(*create)(const struct qcfg *cfg);
+	void (*destroy)(void *q);
+	void (*thread_enter)(void *q);  /* a producer or consumer thread starts */
+	void (*thread_exit)(void *q);
+	/* producer: one page request of device @d */
+	int (*report)(void *q, struct bdev *d, const struct iopfq_request *req);
+	/* consumer: whole groups, never blocks; records written */
+	int (*read)(void *q, struct iopfq_hwpt_pgfault *recs, unsigned max);
+	/* any thread: answers consumed */
+	int (*respond)(void *q, const struct iopfq_hwpt_page_response *resp, unsigned n);
+	/* consumer: sleep until something may be readable (or a kick) */
+	void (*wait)(void *q);
+	/* wake a consumer sleeping in wait() (for stopping) */
+	void (*kick)(void *q);
+};
+
+extern const struct qimpl impl_iopfq, impl_libiopfq, impl_iommufd, impl_urcu, impl_ck;
+
+/*
+ * A generic wake-up for baselines: the same Dekker pattern as iopfq's
+ * (announce, full fence, re-check / publish, full fence, check), ending in
+ * an eventfd, so that blocking-mode comparisons measure the queues and not
+ * different wake-up schemes.
+ */
+struct waker {
+	int sleeping __attribute__((aligned(BENCH_CACHELINE)));
+	int efd;
+};
+
+int waker_init(struct waker *w);
+void waker_fini(struct waker *w);
+/* producer, after publishing */
+void waker_after_publish(struct waker *w);
+/* consumer: nonempty() re-checked after the announcement */
+void waker_wait(struct waker *w, int (*nonempty)(void *), void *arg);
+void waker_kick(struct waker *w);
+
+/* ---- consumer-side group assembly, shared by the wfcqueue and ck_ring baselines ---- */
+
+struct asm_page {
+	uint64_t addr;
+	uint32_t flags;
+	uint32_t perm;
+	uint32_t next;
+};
+
+struct asm_group {
+	uint32_t dev;
+	uint32_t pasid;
+	uint32_t grpid;
+	uint32_t flags;
+	uint32_t npages;
+	uint32_t first;
+	uint32_t last;
+	uint32_t next;
+};
+
+struct assembler {
+	uint32_t ndev;
+	uint32_t budget;
+	uint32_t *partial;              /* [ndev][BENCH_NGRP] group index or NIL */
+	struct asm_group *groups;
+	struct asm_page *pages;
+	uint32_t group_free, page_free;
+	uint32_t ready_head, ready_tail;
+};
+
+#define ASM_NIL 0xffffffffu
+
+int asm_init(struct assembler *a, uint32_t ndev, uint32_t budget);
+void asm_fini(struct assembler *a);
+void asm_add(struct assembler *a, uint32_t dev, const struct iopfq_request *req);
+static inline int asm_ready(const struct assembler *a)
+{
+	return a->ready_head != ASM_NIL;
+}
+/* the oldest complete group, or NULL */
+static inline struct asm_group *asm_peek(struct assembler *a)
+{
+	return a->ready_head == ASM_NIL ? NULL : &a->groups[a->ready_head];
+}
+/* write the oldest group's records with @cookie and release it */
+unsigned asm_pop(struct assembler *a, struct iopfq_hwpt_pgfault *recs, uint32_t dev_id,
+		 uint32_t cookie);
+
+/* ---- allocation counting (alloc_count.c interposes malloc & co.) ---- */
+
+uint64_t alloc_count_total(void);
+
+#endif /* IOPFQ_BENCH_H */

@@ -1,0 +1,991 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iopfq_bench.c - the flood benchmark: simulated PRI devices issue page
+ * requests in groups within their credits, a queue implementation carries
+ * them to one consumer thread that answers each group, and the response
+ * comes back to the device through the page_response hook. Measures
+ * fault-to-response latency (from the device's issue, or its intended issue
+ * time in open loop, to the response reaching the device), throughput,
+ * lost/duplicated answers, allocations on the fault path, peak RSS and CPU
+ * counters; against physical floors and baselines measured in the same run.
+ *
+ * Usage: iopfq_bench [--quick] [--seconds S] [--only SUBSTR] [--impl NAME]
+ *                    [--json FILE] [--data DIR] [--no-floors] [--no-stall]
+ *                    [--selftest]
+ *
+ * May touch: its own threads and memory; the queue implementations in
+ * bench/impl_*.c; /proc/self/clear_refs (peak RSS reset); perf counters.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <linux/perf_event.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <stdarg.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "floors.h"
+
+void iopfq_platform_warn(const char *file, int line, const char *cond);
+void iopfq_platform_warn(const char *file, int line, const char *cond)
+{
+	fprintf(stderr, "iopfq: invariant broken at %s:%d: %s\n", file, line, cond);
+}
+
+static int ncpu;
+
+void pin_to_cpu(int cpu);
+void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	if (cpu < 0) {
+		for (i = 0; i < ncpu; i++)
+			CPU_SET(i, &set);
+	} else {
+		CPU_SET(cpu % ncpu, &set);
+	}
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+/* ---------------------------------------------------------------------- */
+/* the response hook                                                       */
+
+static int measuring;                    /* atomic */
+static __thread struct hist *tls_hist;
+static __thread uint64_t tls_groups, tls_pages;
+
+void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
+{
+	uint64_t now = tsc_now(), issued;
+
+	if (grpid >= BENCH_NGRP) {
+		__atomic_fetch_add(&d->duplicates, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	/* read before the exchange: the device reuses the group index after it */
+	issued = d->issue_tsc[grpid];
+	if (!__atomic_exchange_n(&d->outstanding[grpid], 0, __ATOMIC_ACQ_REL)) {
+		__atomic_fetch_add(&d->duplicates, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_fetch_add(&d->groups_answered, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&d->inflight, (int)npages, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&measuring, __ATOMIC_RELAXED) && tls_hist) {
+		hist_record(tls_hist, now > issued ? now - issued : 0);
+		tls_groups++;
+		tls_pages += npages;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* scenarios and results                                                   */
+
+struct scen {
+	char name[48];
+	uint32_t ndev, credits, group, threads;
+	int blocking;
+	double work_us;
+	double load;                     /* 0: closed loop; else fraction of capacity */
+};
+
+struct result {
+	const struct qimpl *impl;
+	struct scen s;
+	double secs;
+	uint64_t faults, groups;
+	double fps, gps;
+	double p50, p90, p99, p999, max;  /* ns */
+	uint64_t lost, dup, refused, bad_answers;
+	double allocs_per_fault;
+	long rss_kib;
+	double cyc, ins, miss;            /* per fault; < 0: not available */
+	double open_rate_gps;
+	struct hist h;
+};
+
+static struct bdev devs[BENCH_MAX_DEVICES];
+
+struct run {
+	const struct qimpl *impl;
+	void *q;
+	const struct scen *s;
+	int stop_producers;              /* atomic */
+	int stop_consumer;               /* atomic */
+	uint64_t work_ticks;
+	uint64_t period_ticks;           /* open loop: per-device period */
+	uint64_t start_tsc;
+	int oversubscribed;
+	struct result *res;
+	uint64_t bad_answers;
+};
+
+struct prod_arg {
+	struct run *run;
+	uint32_t first, step;            /* devices first, first + step, ... */
+	int cpu;
+};
+
+static void issue_group(struct run *r, struct bdev *d, uint64_t ts)
+{
+	uint32_t grp = d->next_grpid, i, g = d->group_size;
+
+	d->issue_tsc[grp] = ts;
+	__atomic_store_n(&d->outstanding[grp], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&d->inflight, (int)g, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->groups_sent, d->groups_sent + 1, __ATOMIC_RELAXED);
+	for (i = 0; i < g; i++) {
+		struct iopfq_request req = {
+			.flags = IOPFQ_PGFAULT_FLAGS_PASID_VALID |
+				 (i + 1 == g ? IOPFQ_PGFAULT_FLAGS_LAST_PAGE : 0),
+			.pasid = 1,
+			.grpid = grp,
+			.perm = IOPFQ_PGFAULT_PERM_READ | IOPFQ_PGFAULT_PERM_WRITE,
+			.addr = ((uint64_t)d->dev_id << 32) | ((uint64_t)grp << 16) | ((uint64_t)i << 12),
+		};
+
+		if (r->impl->report(r->q, d, &req))
+			__atomic_store_n(&d->refused, d->refused + 1, __ATOMIC_RELAXED);
+	}
+	d->next_grpid = (grp + 1) & (BENCH_NGRP - 1);
+}
+
+static void *producer_main(void *arg)
+{
+	struct prod_arg *pa = arg;
+	struct run *r = pa->run;
+	const struct scen *s = r->s;
+	int open = s->load > 0;
+	uint32_t i;
+
+	pin_to_cpu(pa->cpu);
+	r->impl->thread_enter(r->q);
+	if (open)
+		for (i = pa->first; i < s->ndev; i += pa->step)
+			devs[i].next_due = r->start_tsc + r->period_ticks * i / s->ndev;
+	while (!__atomic_load_n(&r->stop_producers, __ATOMIC_RELAXED)) {
+		uint64_t now = open ? tsc_now() : 0;
+		int progress = 0;
+
+		for (i = pa->first; i < s->ndev; i += pa->step) {
+			struct bdev *d = &devs[i];
+
+			if (open && now < d->next_due)
+				continue;
+			if ((uint32_t)__atomic_load_n(&d->inflight, __ATOMIC_ACQUIRE) + d->group_size >
+			    d->credits)
+				continue;
+			if (__atomic_load_n(&d->outstanding[d->next_grpid], __ATOMIC_ACQUIRE))
+				continue;
+			if (open) {
+				issue_group(r, d, d->next_due);
+				d->next_due += r->period_ticks;
+			} else {
+				issue_group(r, d, tsc_now());
+			}
+			progress = 1;
+		}
+		if (!progress) {
+			if (r->oversubscribed)
+				sched_yield();
+			else
+				cpu_relax();
+		}
+	}
+	r->impl->thread_exit(r->q);
+	return NULL;
+}
+
+static void *consumer_main(void *arg)
+{
+	struct run *r = arg;
+	static __thread struct iopfq_hwpt_pgfault recs[512];
+	static __thread struct iopfq_hwpt_page_response resp[512];
+
+	pin_to_cpu(0);
+	r->impl->thread_enter(r->q);
+	tls_hist = &r->res->h;
+	tls_groups = tls_pages = 0;
+	while (!__atomic_load_n(&r->stop_consumer, __ATOMIC_RELAXED)) {
+		int n = r->impl->read(r->q, recs, 512), i, k = 0, done;
+
+		if (n <= 0) {
+			if (r->s->blocking)
+				r->impl->wait(r->q);
+			else
+				cpu_relax();
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			if (recs[i].flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE) {
+				if (r->work_ticks)
+					spin_ticks(r->work_ticks);
+				resp[k].cookie = recs[i].cookie;
+				resp[k].code = IOPFQ_PAGE_RESP_SUCCESS;
+				k++;
+			}
+		done = r->impl->respond(r->q, resp, (unsigned)k);
+		if (done != k)
+			r->bad_answers++;
+	}
+	r->res->groups = tls_groups;
+	r->res->faults = tls_pages;
+	tls_hist = NULL;
+	r->impl->thread_exit(r->q);
+	return NULL;
+}
+
+/* ---- perf counters (the same events perf stat counts), inherited by the run's threads ---- */
+
+static int perf_open(uint32_t type, uint64_t config)
+{
+	struct perf_event_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = type;
+	a.config = config;
+	a.disabled = 1;
+	a.inherit = 1;
+	a.exclude_hv = 1;
+	return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+}
+
+static uint64_t perf_read(int fd)
+{
+	uint64_t v = 0;
+
+	if (fd < 0 || read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+static void reset_peak_rss(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+
+	if (f) {
+		fputs("5", f);
+		fclose(f);
+	}
+}
+
+static long peak_rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmHWM:", 6))
+			kib = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static double warmup_s = 0.2, measure_s = 1.5;
+
+static void run_one(const struct qimpl *impl, const struct scen *s, double open_rate_gps,
+		    struct result *res)
+{
+	static pthread_t prod_threads[BENCH_MAX_DEVICES];
+	static struct prod_arg pargs[BENCH_MAX_DEVICES];
+	struct run r;
+	struct qcfg cfg;
+	pthread_t cons;
+	uint64_t t0, t1, a0, a1, sent = 0, answered = 0, dups = 0, refused = 0;
+	int fd_cyc, fd_ins, fd_miss;
+	uint32_t i;
+
+	memset(res, 0, offsetof(struct result, h));
+	hist_reset(&res->h);
+	res->impl = impl;
+	res->s = *s;
+	res->open_rate_gps = open_rate_gps;
+	memset(devs, 0, sizeof(devs));
+	for (i = 0; i < s->ndev; i++) {
+		devs[i].index = i;
+		devs[i].dev_id = i + 1;
+		devs[i].credits = s->credits;
+		devs[i].group_size = s->group;
+	}
+	reset_peak_rss();
+	cfg.ndev = s->ndev;
+	cfg.credits = s->credits;
+	cfg.max_group = s->group;
+	cfg.devs = devs;
+
+	memset(&r, 0, sizeof(r));
+	r.impl = impl;
+	r.s = s;
+	r.res = res;
+	r.q = impl->create(&cfg);
+	r.work_ticks = (uint64_t)(s->work_us * 1000.0 * tsc_per_ns);
+	r.oversubscribed = s->threads + 1 > (uint32_t)ncpu;
+	if (s->load > 0 && open_rate_gps > 0)
+		r.period_ticks = (uint64_t)((double)s->ndev / open_rate_gps * 1e9 * tsc_per_ns);
+
+	fd_cyc = perf_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES);
+	fd_ins = perf_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS);
+	fd_miss = perf_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_MISSES);
+
+	pthread_create(&cons, NULL, consumer_main, &r);
+	r.start_tsc = tsc_now();
+	for (i = 0; i < s->threads; i++) {
+		pargs[i].run = &r;
+		pargs[i].first = i;
+		pargs[i].step = s->threads;
+		pargs[i].cpu = ncpu > 1 ? 1 + (int)i % (ncpu - 1) : 0;
+		pthread_create(&prod_threads[i], NULL, producer_main, &pargs[i]);
+	}
+	sleep_s(warmup_s);
+
+	if (fd_cyc >= 0) ioctl(fd_cyc, PERF_EVENT_IOC_ENABLE, 0);
+	if (fd_ins >= 0) ioctl(fd_ins, PERF_EVENT_IOC_ENABLE, 0);
+	if (fd_miss >= 0) ioctl(fd_miss, PERF_EVENT_IOC_ENABLE, 0);
+	a0 = alloc_count_total();
+	t0 = tsc_now();
+	__atomic_store_n(&measuring, 1, __ATOMIC_RELAXED);
+	sleep_s(measure_s);
+	__atomic_store_n(&measuring, 0, __ATOMIC_RELAXED);
+	t1 = tsc_now();
+	a1 = alloc_count_total();
+	if (fd_cyc >= 0) ioctl(fd_cyc, PERF_EVENT_IOC_DISABLE, 0);
+	if (fd_ins >= 0) ioctl(fd_ins, PERF_EVENT_IOC_DISABLE, 0);
+	if (fd_miss >= 0) ioctl(fd_miss, PERF_EVENT_IOC_DISABLE, 0);
+
+	__atomic_store_n(&r.stop_producers, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < s->threads; i++)
+		pthread_join(prod_threads[i], NULL);
+	/* let the consumer answer everything still outstanding */
+	for (i = 0; i < 2000; i++) {
+		uint32_t k;
+		int busy = 0;
+
+		for (k = 0; k < s->ndev; k++)
+			busy |= __atomic_load_n(&devs[k].inflight, __ATOMIC_ACQUIRE) != 0;
+		if (!busy)
+			break;
+		usleep(1000);
+	}
+	__atomic_store_n(&r.stop_consumer, 1, __ATOMIC_RELAXED);
+	impl->kick(r.q);
+	pthread_join(cons, NULL);
+
+	res->secs = (double)(t1 - t0) / tsc_per_ns / 1e9;
+	res->fps = (double)res->faults / res->secs;
+	res->gps = (double)res->groups / res->secs;
+	res->p50 = (double)hist_percentile(&res->h, 50) / tsc_per_ns;
+	res->p90 = (double)hist_percentile(&res->h, 90) / tsc_per_ns;
+	res->p99 = (double)hist_percentile(&res->h, 99) / tsc_per_ns;
+	res->p999 = (double)hist_percentile(&res->h, 99.9) / tsc_per_ns;
+	res->max = (double)res->h.max / tsc_per_ns;
+	for (i = 0; i < s->ndev; i++) {
+		sent += devs[i].groups_sent;
+		answered += devs[i].groups_answered;
+		dups += devs[i].duplicates;
+		refused += devs[i].refused;
+	}
+	res->lost = sent - answered;
+	res->dup = dups;
+	res->refused = refused;
+	res->bad_answers = r.bad_answers;
+	res->allocs_per_fault = res->faults ? (double)(a1 - a0) / (double)res->faults : 0;
+	res->rss_kib = peak_rss_kib();
+	res->cyc = fd_cyc >= 0 && res->faults ? (double)perf_read(fd_cyc) / (double)res->faults : -1;
+	res->ins = fd_ins >= 0 && res->faults ? (double)perf_read(fd_ins) / (double)res->faults : -1;
+	res->miss = fd_miss >= 0 && res->faults ? (double)perf_read(fd_miss) / (double)res->faults : -1;
+	if (fd_cyc >= 0) close(fd_cyc);
+	if (fd_ins >= 0) close(fd_ins);
+	if (fd_miss >= 0) close(fd_miss);
+	impl->destroy(r.q);
+}
+
+/* ---------------------------------------------------------------------- */
+/* the plan                                                                */
+
+static const struct qimpl *impls[] = {
+	&impl_iopfq, &impl_libiopfq, &impl_iommufd, &impl_urcu, &impl_ck,
+};
+#define NIMPL (sizeof(impls) / sizeof(impls[0]))
+
+static struct scen scens[64];
+static unsigned nscen;
+
+static void add_scen(uint32_t ndev, uint32_t credits, uint32_t group, uint32_t threads,
+		     int blocking, double work_us, double load)
+{
+	struct scen *s = &scens[nscen++];
+	char extra[32] = "";
+
+	s->ndev = ndev;
+	s->credits = credits;
+	s->group = group;
+	s->threads = threads;
+	s->blocking = blocking;
+	s->work_us = work_us;
+	s->load = load;
+	if (work_us > 0)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "/work%.0fus", work_us);
+	if (load > 0)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "/open%.0f", load * 100);
+	if (threads > 1)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "/%uthr", threads);
+	snprintf(s->name, sizeof(s->name), "%ux%u/g%u/%s%s", ndev, credits, group,
+		 blocking ? "block" : "busy", extra);
+}
+
+static void build_plan(int quick)
+{
+	/* one producer thread per spare CPU: devices are multiplexed on it */
+	uint32_t pt = ncpu > 1 ? (uint32_t)ncpu - 1 : 1;
+
+	nscen = 0;
+	add_scen(1, 1, 1, 1, 0, 0, 0);                 /* ping-pong */
+	if (!quick) {
+		add_scen(1, 32, 1, 1, 0, 0, 0);
+		add_scen(1, 32, 4, 1, 0, 0, 0);
+		add_scen(1, 32, 16, 1, 0, 0, 0);
+		add_scen(8, 32, 1, pt, 0, 0, 0);
+	}
+	add_scen(8, 32, 4, pt, 0, 0, 0);
+	if (!quick) {
+		add_scen(8, 32, 16, pt, 0, 0, 0);
+		add_scen(64, 32, 4, pt, 0, 0, 0);
+		add_scen(8, 32, 4, pt, 0, 1.0, 0);
+		add_scen(8, 32, 4, pt, 0, 0, 0.5);
+	}
+	add_scen(8, 32, 4, pt, 0, 0, 0.9);
+	add_scen(1, 1, 1, 1, 1, 0, 0);                 /* blocking ping-pong */
+	if (!quick) {
+		add_scen(8, 32, 4, pt, 1, 0, 0);
+		add_scen(8, 32, 4, 8, 0, 0, 0);        /* 8 producer threads: oversubscribed */
+	}
+}
+
+static struct result *results;
+static unsigned nresults;
+
+static struct result *find_result(const struct qimpl *impl, const struct scen *s, double load)
+{
+	unsigned i;
+
+	for (i = 0; i < nresults; i++) {
+		struct result *r = &results[i];
+
+		if (r->impl == impl && r->s.ndev == s->ndev && r->s.credits == s->credits &&
+		    r->s.group == s->group && r->s.threads == s->threads &&
+		    r->s.blocking == s->blocking && r->s.work_us == s->work_us && r->s.load == load)
+			return r;
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* floors and output                                                       */
+
+struct floor_res {
+	const char *name;
+	int ok;
+	char why[160];
+	struct hist h;
+	double p50, p90, p99, p999, max;
+};
+
+static struct floor_res floors[3] = {
+	{ .name = "pingpong" }, { .name = "eventfd" }, { .name = "uffd" },
+};
+
+static void floor_stats(struct floor_res *f)
+{
+	f->p50 = (double)hist_percentile(&f->h, 50) / tsc_per_ns;
+	f->p90 = (double)hist_percentile(&f->h, 90) / tsc_per_ns;
+	f->p99 = (double)hist_percentile(&f->h, 99) / tsc_per_ns;
+	f->p999 = (double)hist_percentile(&f->h, 99.9) / tsc_per_ns;
+	f->max = (double)f->h.max / tsc_per_ns;
+}
+
+static void run_floors(int quick)
+{
+	uint64_t n = quick ? 1 : 4;
+
+	hist_reset(&floors[0].h);
+	floors[0].ok = floor_pingpong(&floors[0].h, 100000 * n, 0, 1) == 0;
+	hist_reset(&floors[1].h);
+	floors[1].ok = floor_eventfd(&floors[1].h, 5000 * n, 0, 1) == 0;
+	hist_reset(&floors[2].h);
+	floors[2].ok = floor_uffd(&floors[2].h, 5000 * n, 0, 1, floors[2].why,
+				  sizeof(floors[2].why)) == 0;
+	for (unsigned i = 0; i < 3; i++)
+		if (floors[i].ok)
+			floor_stats(&floors[i]);
+}
+
+static double floor_p50_for(const struct scen *s)
+{
+	if (!s->blocking)
+		return floors[0].ok ? floors[0].p50 : 0;
+	return floors[2].ok ? floors[2].p50 : (floors[1].ok ? floors[1].p50 : 0);
+}
+
+static const char *floor_name_for(const struct scen *s)
+{
+	if (!s->blocking)
+		return "pingpong";
+	return floors[2].ok ? "uffd" : "eventfd";
+}
+
+static void fmt_ns(char *buf, size_t n, double ns)
+{
+	if (ns < 10000)
+		snprintf(buf, n, "%.0f", ns);
+	else if (ns < 10e6)
+		snprintf(buf, n, "%.1fu", ns / 1e3);
+	else
+		snprintf(buf, n, "%.1fm", ns / 1e6);
+}
+
+static void print_table(void)
+{
+	unsigned i;
+	const char *last = "";
+
+	printf("\nFlood (latency ns, fault-to-response; 'u' = us, 'm' = ms). floor = pingpong p50 "
+	       "(busy) or uffd p50 (block); xiopfq = iopfq throughput / this row's\n");
+	printf("%-26s %-15s %10s %9s %6s %6s %6s %6s %7s %4s %3s %6s %6s %6s %6s %6s %6s %6s\n",
+	       "scenario", "impl", "faults/s", "groups/s", "p50", "p90", "p99", "p99.9", "max", "lost",
+	       "dup", "allc/f", "RSS_MB", "p50/fl", "xiopfq", "cyc/f", "ins/f", "miss/f");
+	for (i = 0; i < nresults; i++) {
+		struct result *r = &results[i];
+		struct result *ref = find_result(&impl_iopfq, &r->s, r->s.load);
+		double fl = floor_p50_for(&r->s);
+		char p50[16], p90[16], p99[16], p999[16], mx[16];
+
+		if (strcmp(last, r->s.name))
+			printf("%s\n", "");
+		last = r->s.name;
+		fmt_ns(p50, sizeof(p50), r->p50);
+		fmt_ns(p90, sizeof(p90), r->p90);
+		fmt_ns(p99, sizeof(p99), r->p99);
+		fmt_ns(p999, sizeof(p999), r->p999);
+		fmt_ns(mx, sizeof(mx), r->max);
+		printf("%-26s %-15s %10.0f %9.0f %6s %6s %6s %6s %7s %4llu %3llu %6.2f %6.1f %6.2f %6.2f "
+		       "%6.0f %6.0f %6.2f\n",
+		       r->s.name, r->impl->name, r->fps, r->gps, p50, p90, p99, p999, mx,
+		       (unsigned long long)r->lost, (unsigned long long)r->dup, r->allocs_per_fault,
+		       (double)r->rss_kib / 1024.0, fl > 0 ? r->p50 / fl : 0,
+		       ref && r->fps > 0 ? ref->fps / r->fps : 0, r->cyc, r->ins, r->miss);
+	}
+}
+
+static void json_escape_print(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputc(*s == '"' ? '\'' : *s, f);
+}
+
+static void write_json(const char *path, struct stall_result *stall, int nstall)
+{
+	FILE *f = fopen(path, "w");
+	struct utsname u;
+	char host[128] = "", date[64];
+	time_t now = time(NULL);
+	double load[3] = { 0, 0, 0 };
+	unsigned i;
+	int first = 1;
+
+	if (!f) {
+		perror(path);
+		return;
+	}
+	uname(&u);
+	gethostname(host, sizeof(host) - 1);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
+	getloadavg(load, 3);
+	fprintf(f, "{\n  \"context\": {\n    \"date\": \"%s\",\n    \"host_name\": \"%s\",\n"
+		   "    \"executable\": \"iopfq_bench\",\n    \"num_cpus\": %d,\n"
+		   "    \"mhz_per_cpu\": %.0f,\n    \"cpu_scaling_enabled\": false,\n"
+		   "    \"caches\": [],\n    \"load_avg\": [%.2f, %.2f, %.2f],\n"
+		   "    \"library_build_type\": \"release\",\n    \"kernel\": \"%s\",\n"
+		   "    \"measure_seconds\": %.2f\n  },\n  \"benchmarks\": [\n",
+		date, host, ncpu, tsc_per_ns * 1000.0, load[0], load[1], load[2], u.release, measure_s);
+#define SEP() do { fprintf(f, first ? "" : ",\n"); first = 0; } while (0)
+	for (i = 0; i < 3; i++) {
+		if (!floors[i].ok)
+			continue;
+		SEP();
+		fprintf(f, "    {\"name\": \"floor/%s\", \"run_name\": \"floor/%s\", \"run_type\": \"iteration\", "
+			   "\"repetitions\": 1, \"repetition_index\": 0, \"threads\": 2, "
+			   "\"iterations\": %llu, \"real_time\": %.1f, \"cpu_time\": %.1f, \"time_unit\": \"ns\", "
+			   "\"p50_ns\": %.1f, \"p90_ns\": %.1f, \"p99_ns\": %.1f, \"p999_ns\": %.1f, \"max_ns\": %.1f}",
+			floors[i].name, floors[i].name, (unsigned long long)floors[i].h.count,
+			floors[i].p50, floors[i].p50, floors[i].p50, floors[i].p90, floors[i].p99,
+			floors[i].p999, floors[i].max);
+	}
+	for (i = 0; i < nresults; i++) {
+		struct result *r = &results[i];
+		struct result *ref = find_result(&impl_iopfq, &r->s, r->s.load);
+		double fl = floor_p50_for(&r->s), nspf = r->fps > 0 ? 1e9 / r->fps : 0;
+
+		SEP();
+		fprintf(f, "    {\"name\": \"flood/%s/%s\", \"run_name\": \"flood/%s/%s\", "
+			   "\"run_type\": \"iteration\", \"repetitions\": 1, \"repetition_index\": 0, "
+			   "\"threads\": %u, \"iterations\": %llu, \"real_time\": %.2f, \"cpu_time\": %.2f, "
+			   "\"time_unit\": \"ns\", \"faults_per_second\": %.1f, \"groups_per_second\": %.1f, "
+			   "\"p50_ns\": %.1f, \"p90_ns\": %.1f, \"p99_ns\": %.1f, \"p999_ns\": %.1f, \"max_ns\": %.1f, "
+			   "\"lost\": %llu, \"duplicated\": %llu, \"refused\": %llu, \"allocs_per_fault\": %.4f, "
+			   "\"peak_rss_kib\": %ld, \"cycles_per_fault\": %.1f, \"instructions_per_fault\": %.1f, "
+			   "\"cache_misses_per_fault\": %.3f, \"floor\": \"%s\", \"ratio_p50_to_floor\": %.4f, "
+			   "\"ratio_p999_to_p50\": %.4f, \"ratio_iopfq_throughput\": %.4f, "
+			   "\"ratio_p50_to_iopfq\": %.4f, \"open_rate_groups_per_second\": %.1f}",
+			r->s.name, r->impl->name, r->s.name, r->impl->name, r->s.threads + 1,
+			(unsigned long long)r->faults, nspf, nspf, r->fps, r->gps, r->p50, r->p90, r->p99,
+			r->p999, r->max, (unsigned long long)r->lost, (unsigned long long)r->dup,
+			(unsigned long long)r->refused, r->allocs_per_fault, r->rss_kib, r->cyc, r->ins,
+			r->miss, floor_name_for(&r->s), fl > 0 ? r->p50 / fl : 0,
+			r->p50 > 0 ? r->p999 / r->p50 : 0, ref && r->fps > 0 ? ref->fps / r->fps : 0,
+			ref && ref->p50 > 0 ? r->p50 / ref->p50 : 0, r->open_rate_gps);
+	}
+	for (i = 0; i < (unsigned)nstall; i++) {
+		SEP();
+		fprintf(f, "    {\"name\": \"stall/");
+		json_escape_print(f, stall[i].impl);
+		fprintf(f, "\", \"run_type\": \"iteration\", \"repetitions\": 1, \"repetition_index\": 0, "
+			   "\"threads\": %u, \"iterations\": %llu, \"real_time\": %.1f, \"cpu_time\": %.1f, "
+			   "\"time_unit\": \"ns\", \"stall_ms\": %.1f, \"others_reports_per_ms_before\": %llu, "
+			   "\"others_reports_during_stall\": %llu, \"others_refused_during_stall\": %llu, "
+			   "\"longest_report_call_ns\": %llu, \"consumed_during_stall\": %llu}",
+			stall[i].producers, (unsigned long long)stall[i].during,
+			(double)stall[i].blocked_max_ns, (double)stall[i].blocked_max_ns, stall[i].stall_ms,
+			(unsigned long long)stall[i].before_per_ms, (unsigned long long)stall[i].during,
+			(unsigned long long)stall[i].refused_during,
+			(unsigned long long)stall[i].blocked_max_ns,
+			(unsigned long long)stall[i].consumed_during);
+	}
+	fprintf(f, "\n  ]\n}\n");
+	fclose(f);
+}
+
+/* percentile curves (for gnuplot) and throughput against devices */
+static void write_data(const char *dir)
+{
+	static const double pcts[] = { 0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999 };
+	char path[512];
+	unsigned i, k;
+	FILE *f;
+
+	mkdir(dir, 0755);
+	for (i = 0; i < nresults; i++) {
+		struct result *r = &results[i];
+		char key[64];
+		unsigned j;
+
+		snprintf(key, sizeof(key), "%s", r->s.name);
+		for (j = 0; key[j]; j++)
+			if (key[j] == '/')
+				key[j] = '_';
+		snprintf(path, sizeof(path), "%s/lat_%s_%s.dat", dir, key, r->impl->name);
+		f = fopen(path, "w");
+		if (!f)
+			continue;
+		fprintf(f, "# percentile nines(x=-log10(1-p)) latency_ns  %s %s\n", r->s.name, r->impl->name);
+		for (k = 0; k < sizeof(pcts) / sizeof(pcts[0]); k++) {
+			double p = pcts[k];
+
+			if (r->h.count && p / 100.0 * (double)r->h.count > (double)r->h.count - 1)
+				break;
+			fprintf(f, "%g %.4f %.1f\n", p, -log10(1 - p / 100.0),
+				(double)hist_percentile(&r->h, p) / tsc_per_ns);
+		}
+		fprintf(f, "100 %.4f %.1f\n", -log10(1.0 / (double)(r->h.count ? r->h.count : 1)) + 0.0,
+			r->max);
+		fclose(f);
+	}
+	for (i = 0; i < 3; i++) {
+		if (!floors[i].ok)
+			continue;
+		snprintf(path, sizeof(path), "%s/floor_%s.dat", dir, floors[i].name);
+		f = fopen(path, "w");
+		if (!f)
+			continue;
+		for (k = 0; k < sizeof(pcts) / sizeof(pcts[0]); k++)
+			fprintf(f, "%g %.4f %.1f\n", pcts[k], -log10(1 - pcts[k] / 100.0),
+				(double)hist_percentile(&floors[i].h, pcts[k]) / tsc_per_ns);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/throughput.dat", dir);
+	f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "# devices faults_per_second per implementation (busy-poll, closed loop, groups of 4)\n");
+		for (k = 0; k < NIMPL; k++) {
+			fprintf(f, "\"%s\"\n", impls[k]->name);
+			for (i = 0; i < nresults; i++) {
+				struct result *r = &results[i];
+
+				if (r->impl == impls[k] && r->s.group == 4 && !r->s.blocking &&
+				    r->s.load == 0 && r->s.work_us == 0 && r->s.threads + 1 <= (uint32_t)ncpu)
+					fprintf(f, "%u %.0f\n", r->s.ndev, r->fps);
+			}
+			fprintf(f, "\n\n");
+		}
+		fclose(f);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* targets                                                                 */
+
+static int check(const char *what, int met, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int check(const char *what, int met, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  [%s] %s: ", met ? "MET   " : "MISSED", what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	return met;
+}
+
+static void print_targets(void)
+{
+	struct scen pp = { .ndev = 1, .credits = 1, .group = 1, .threads = 1 };
+	struct scen ppb = pp, fl = { .ndev = 8, .credits = 32, .group = 4,
+				      .threads = ncpu > 1 ? (uint32_t)ncpu - 1 : 1 };
+	struct result *r, *rl;
+	unsigned i;
+	int zero = 1;
+
+	ppb.blocking = 1;
+	printf("\nTargets (ratios from this run):\n");
+	r = find_result(&impl_iopfq, &pp, 0);
+	if (r && floors[0].ok)
+		check("busy-poll 1 device 1 credit p50 <= 1.5 x ping-pong floor", r->p50 <= 1.5 * floors[0].p50,
+		      "p50 %.0f ns = %.2f x floor %.0f ns", r->p50, r->p50 / floors[0].p50, floors[0].p50);
+	r = find_result(&impl_iopfq, &ppb, 0);
+	rl = find_result(&impl_libiopfq, &ppb, 0);
+	if (floors[2].ok) {
+		if (r)
+			check("blocking consumer (core + eventfd) p50 <= 0.6 x userfaultfd", r->p50 <= 0.6 * floors[2].p50,
+			      "p50 %.0f ns = %.2f x uffd %.0f ns", r->p50, r->p50 / floors[2].p50, floors[2].p50);
+		if (rl)
+			check("blocking consumer (libiopfq fault FD) p50 <= 0.6 x userfaultfd",
+			      rl->p50 <= 0.6 * floors[2].p50, "p50 %.0f ns = %.2f x uffd %.0f ns", rl->p50,
+			      rl->p50 / floors[2].p50, floors[2].p50);
+	} else {
+		printf("  [N/A   ] blocking target: userfaultfd floor not measured (%s)\n", floors[2].why);
+	}
+	r = find_result(&impl_iopfq, &fl, 0);
+	if (r) {
+		struct result *m = find_result(&impl_iommufd, &fl, 0);
+		struct result *u = find_result(&impl_urcu, &fl, 0);
+		struct result *c = find_result(&impl_ck, &fl, 0);
+		double best = 0;
+
+		if (u && u->fps > best)
+			best = u->fps;
+		if (c && c->fps > best)
+			best = c->fps;
+		if (m)
+			check("flood 8x32/g4 throughput >= 3 x iommufd model", r->fps >= 3 * m->fps,
+			      "%.2f x (%.0f vs %.0f faults/s)", r->fps / m->fps, r->fps, m->fps);
+		if (best > 0)
+			check("flood 8x32/g4 throughput >= 1.5 x best of wfcqueue / ck_ring", r->fps >= 1.5 * best,
+			      "%.2f x (%.0f vs %.0f faults/s)", r->fps / best, r->fps, best);
+	}
+	for (i = 0; i < nresults; i++) {
+		r = &results[i];
+		if (r->impl != &impl_iopfq || r->s.threads + 1 > (uint32_t)ncpu || r->s.load > 0 ||
+		    r->s.blocking)
+			continue;
+		check("p99.9 <= 10 x p50 (threads <= cores)", r->p999 <= 10 * r->p50,
+		      "%-24s p99.9 %.0f ns = %.1f x p50 %.0f ns", r->s.name, r->p999, r->p999 / r->p50, r->p50);
+	}
+	for (i = 0; i < nresults; i++) {
+		r = &results[i];
+		if ((r->impl == &impl_iopfq || r->impl == &impl_libiopfq) &&
+		    (r->lost || r->dup || r->refused || r->allocs_per_fault > 0 || r->bad_answers))
+			zero = 0;
+	}
+	check("iopfq: 0 lost, 0 duplicated, 0 refused, 0 allocations per fault (all runs)", zero, "%s",
+	      zero ? "all zero" : "see table");
+}
+
+static void print_floors(void)
+{
+	unsigned i;
+
+	printf("\nFloors (same run, same clock):\n");
+	printf("  %-10s %8s %8s %8s %8s %9s\n", "floor", "p50", "p90", "p99", "p99.9", "max");
+	for (i = 0; i < 3; i++) {
+		if (!floors[i].ok) {
+			printf("  %-10s not measured: %s\n", floors[i].name, floors[i].why);
+			continue;
+		}
+		printf("  %-10s %8.0f %8.0f %8.0f %8.0f %9.0f  (ns)\n", floors[i].name, floors[i].p50,
+		       floors[i].p90, floors[i].p99, floors[i].p999, floors[i].max);
+	}
+}
+
+static void print_stall(struct stall_result *s, int n)
+{
+	int i;
+
+	printf("\nPreempted producer: one producer stopped %.0f ms between claim and publish; %u other "
+	       "producers paced at 1 report / 2 us each:\n", n ? s[0].stall_ms : 0, n ? s[0].producers : 0);
+	printf("  %-30s %14s %16s %14s %18s %16s\n", "ring", "others/ms before", "others during stall",
+	       "refused (full)", "longest call (ns)", "consumed during");
+	for (i = 0; i < n; i++)
+		printf("  %-30s %14llu %16llu %14llu %18llu %16llu\n", s[i].impl,
+		       (unsigned long long)s[i].before_per_ms, (unsigned long long)s[i].during,
+		       (unsigned long long)s[i].refused_during, (unsigned long long)s[i].blocked_max_ns,
+		       (unsigned long long)s[i].consumed_during);
+}
+
+static void usage(const char *argv0)
+{
+	printf("usage: %s [--quick] [--seconds S] [--only SUBSTR] [--impl NAME] [--json FILE]\n"
+	       "          [--data DIR] [--no-floors] [--no-stall] [--selftest]\n", argv0);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "seconds", required_argument, NULL, 's' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "impl", required_argument, NULL, 'i' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "no-floors", no_argument, NULL, 'F' },
+		{ "no-stall", no_argument, NULL, 'S' },
+		{ "selftest", no_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *only = NULL, *impl_only = NULL, *json = NULL, *data = NULL;
+	int quick = 0, do_floors = 1, do_stall = 1, selftest = 0, opt, nstall = 0, bad = 0;
+	struct stall_result stall[2];
+	uint64_t t_start;
+	unsigned i, k;
+
+	while ((opt = getopt_long(argc, argv, "qs:o:i:j:d:FSTh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'q': quick = 1; break;
+		case 's': measure_s = atof(optarg); break;
+		case 'o': only = optarg; break;
+		case 'i': impl_only = optarg; break;
+		case 'j': json = optarg; break;
+		case 'd': data = optarg; break;
+		case 'F': do_floors = 0; break;
+		case 'S': do_stall = 0; break;
+		case 'T': selftest = 1; quick = 1; break;
+		case 'h': usage(argv[0]); return 0;
+		default: usage(argv[0]); return 2;
+		}
+	}
+	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (quick) {
+		warmup_s = 0.1;
+		if (measure_s == 1.5)
+			measure_s = 0.3;
+	}
+	if (selftest) {
+		measure_s = 0.1;
+		warmup_s = 0.05;
+		do_floors = 0;
+		do_stall = 0;
+	}
+	t_start = mono_ns();
+	tsc_calibrate();
+	build_plan(quick);
+	results = calloc(nscen * NIMPL, sizeof(*results));
+	if (!results)
+		return 1;
+
+	printf("iopfq flood benchmark: %d CPUs, TSC %.3f GHz, %.2f s per run (+%.2f s warm-up)%s\n", ncpu,
+	       tsc_per_ns, measure_s, warmup_s, quick ? ", quick" : "");
+	printf("Devices are multiplexed on producer threads (one per CPU besides the consumer's, "
+	       "unless the scenario says Nthr); the consumer is pinned to CPU 0, producers to the others.\n");
+	for (k = 0; k < NIMPL; k++)
+		printf("  %-15s %s\n", impls[k]->name, impls[k]->what);
+	fflush(stdout);
+
+	if (do_floors) {
+		run_floors(quick);
+		print_floors();
+		fflush(stdout);
+	}
+
+	for (i = 0; i < nscen; i++) {
+		if (only && !strstr(scens[i].name, only))
+			continue;
+		for (k = 0; k < NIMPL; k++) {
+			double rate = 0;
+			struct result *r = &results[nresults];
+
+			if (impl_only && strcmp(impl_only, impls[k]->name))
+				continue;
+			if (scens[i].load > 0) {
+				struct result *cl = find_result(impls[k], &scens[i], 0);
+
+				if (!cl || cl->gps <= 0)
+					continue;      /* open loop needs this implementation's capacity */
+				rate = cl->gps * scens[i].load;
+			}
+			fprintf(stderr, "  running %-26s %-15s\r", scens[i].name, impls[k]->name);
+			run_one(impls[k], &scens[i], rate, r);
+			nresults++;
+			if (r->lost || r->dup || r->refused || r->bad_answers)
+				bad = 1;
+			if ((impls[k] == &impl_iopfq || impls[k] == &impl_libiopfq) && r->allocs_per_fault > 0)
+				bad = 1;
+		}
+	}
+	fprintf(stderr, "%60s\r", "");
+	print_table();
+
+	if (do_stall) {
+		if (stall_run(0, quick ? 20 : 50, 2, &stall[nstall]) == 0)
+			nstall++;
+		if (stall_run(1, quick ? 20 : 50, 2, &stall[nstall]) == 0)
+			nstall++;
+		print_stall(stall, nstall);
+	}
+	if (do_floors)
+		print_targets();
+	if (json)
+		write_json(json, stall, nstall);
+	if (data)
+		write_data(data);
+	printf("\nbenchmark wall time: %.1f s\n", (double)(mono_ns() - t_start) / 1e9);
+	if (bad)
+		printf("FAILED: lost, duplicated, refused or bad answers, or allocations on iopfq's fault path\n");
+	return bad ? 1 : 0;
+}
