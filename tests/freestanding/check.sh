@@ -20,6 +20,19 @@ if grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<' "$top/core" --incl
 	fail=1
 fi
 
+# the public headers are usable from C++ (the ABI asserts included)
+for cxx in g++ clang++; do
+	command -v "$cxx" >/dev/null || continue
+	for std in c++11 c++17; do
+		if ! printf '#include <iopfq/abi.h>\n#include <iopfq/iopfq.h>\nint main() { return sizeof(iopfq_hwpt_pgfault) == 40 ? 0 : 1; }\n' |
+			"$cxx" -std=$std -Wall -Wextra -Werror -I"$top/core/include" -x c++ -fsyntax-only -; then
+			echo "FAIL: the public headers do not compile as $std with $cxx"
+			fail=1
+		fi
+	done
+	echo "ok: $cxx: public headers compile as C++11 and C++17"
+done
+
 for cc in "${compilers[@]}"; do
 	if ! command -v "$cc" >/dev/null; then
 		echo "FAIL: $cc not installed"
