@@ -137,6 +137,67 @@ int floor_eventfd(struct hist *h, uint64_t iters, int cpu_a, int cpu_b)
 	return 0;
 }
 
+/*
+ * One-way wake-up with a spinning waker: A (spinning, like a device that
+ * waits for its response) writes B's eventfd; B wakes from read() and
+ * answers through a cache line A spins on. This is the shape of the blocking
+ * consumer scenario (only the consumer sleeps).
+ */
+struct w1 {
+	int efd;
+	uint64_t line __attribute__((aligned(BENCH_CACHELINE)));
+	uint64_t iters;
+	int cpu;
+};
+
+static void *w1_sleeper(void *arg)
+{
+	struct w1 *w = arg;
+	uint64_t i, v;
+
+	pin_to_cpu(w->cpu);
+	for (i = 0; i < w->iters; i++) {
+		if (read(w->efd, &v, sizeof(v)) != sizeof(v))
+			abort();
+		__atomic_store_n(&w->line, i + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+int floor_wake1(struct hist *h, uint64_t iters, int cpu_a, int cpu_b, double gap_us)
+{
+	static struct w1 w;
+	pthread_t t;
+	uint64_t i, one = 1;
+
+	memset(&w, 0, sizeof(w));
+	w.efd = eventfd(0, EFD_CLOEXEC);
+	w.iters = iters;
+	w.cpu = cpu_b;
+	if (w.efd < 0)
+		return -1;
+	pin_to_cpu(cpu_a);
+	if (pthread_create(&t, NULL, w1_sleeper, &w))
+		return -1;
+	for (i = 0; i < iters; i++) {
+		uint64_t t0;
+
+		/* let the sleeper reach read() and sleep, as an idle consumer does */
+		spin_ticks((uint64_t)(gap_us * 1000 * tsc_per_ns));
+		t0 = tsc_now();
+		if (write(w.efd, &one, sizeof(one)) != sizeof(one))
+			abort();
+		while (__atomic_load_n(&w.line, __ATOMIC_ACQUIRE) != i + 1)
+			cpu_relax();
+		if (i >= iters / 10)
+			hist_record(h, tsc_now() - t0);
+	}
+	pthread_join(t, NULL);
+	close(w.efd);
+	pin_to_cpu(-1);
+	return 0;
+}
+
 /* ---- userfaultfd ---- */
 
 struct uf {
