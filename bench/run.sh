@@ -1,12 +1,88 @@
 #!/usr/bin/env bash
-# The main job: builds iopfq (release preset) and runs the flood through the
-# queue, printing records/s and the loss count. Installs the Debian packages
-# it needs when missing (as root). Extra arguments go to flood_demo
-# (--devices N --credits C --group G --seconds S).
+# The main job: installs what the benchmarks need (Debian 12, as root),
+# builds the release preset, runs the flood benchmark (iopfq against the
+# iommufd model, liburcu wfcqueue + rculfhash, ck_ring MP, and the physical
+# floors), the preempted-producer test, a perf-counter pass, the Google
+# Benchmark micro-benchmarks and hyperfine whole-scenario timings, and
+# prints the tables. About 4 minutes on 2 CPUs.
+#
+#   bench/run.sh              full run, results in build/release/bench/out/
+#   bench/run.sh --quick      under a minute: fewer scenarios, shorter runs
+#   bench/run.sh --results    full run, then regenerate RESULTS.md (its
+#                             benchmark section) and bench/results/*.png
+#   bench/run.sh --demo ...   the original flood demo (flood_demo options:
+#                             --devices N --credits C --group G --seconds S)
+#   any other option goes to iopfq_bench (--seconds S, --only SUBSTR, ...)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+
+quick=0 results=0 demo=0
+args=()
+for a in "$@"; do
+	case "$a" in
+	--quick) quick=1; args+=("$a") ;;
+	--results) results=1 ;;
+	--demo) demo=1 ;;
+	*) args+=("$a") ;;
+	esac
+done
+
 "$top/scripts/deps.sh" build test bench
 cmake --preset release >/dev/null
-cmake --build --preset release -j"$(nproc)" --target flood_demo >/dev/null
-exec "$top/build/release/bench/flood_demo" "$@"
+cmake --build --preset release -j"$(nproc)" --target flood_demo iopfq_bench iopfq_micro >/dev/null
+bin="$top/build/release/bench"
+if [ "$demo" = 1 ]; then
+	exec "$bin/flood_demo" "${args[@]}"
+fi
+out="$bin/out"
+rm -rf "$out"
+mkdir -p "$out"
+echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/load.txt"
+
+# userfaultfd floor: root may use it; for others it needs this sysctl
+if [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/unprivileged_userfaultfd ]; then
+	sysctl -qw vm.unprivileged_userfaultfd=1 || true
+fi
+
+rc=0
+"$bin/iopfq_bench" ${args[@]+"${args[@]}"} --json "$out/flood.json" --data "$out/data" | tee "$out/flood.txt" || rc=$?
+
+if [ "$quick" = 0 ]; then
+	echo
+	echo "== perf counters per fault (separate pass: counters slow context switches in a VM) =="
+	if perf stat -e instructions true >/dev/null 2>&1; then
+		"$bin/iopfq_bench" --perf --no-floors --no-stall --only 8x32/g4/busy --seconds 0.5 \
+			--json "$out/perf.json" | grep -E "^8x32/g4/busy |^scenario" | tee "$out/perf.txt" || true
+	else
+		echo "perf counters not available here" | tee "$out/perf.txt"
+	fi
+fi
+
+echo
+echo "== micro-benchmarks (Google Benchmark, core C API) =="
+min_time=0.2
+[ "$quick" = 1 ] && min_time=0.02
+"$bin/iopfq_micro" --benchmark_min_time="$min_time" --benchmark_out="$out/micro.json" \
+	--benchmark_out_format=json 2>/dev/null | tee "$out/micro.txt"
+
+if [ "$quick" = 0 ] && command -v hyperfine >/dev/null; then
+	echo
+	echo "== hyperfine: whole-scenario wall time (8x32/g4/busy, 0.5 s measured + set-up, per implementation) =="
+	cmds=()
+	for impl in iopfq iommufd-model urcu-wfcq+lfht ck_ring-mpsc; do
+		cmds+=("$bin/iopfq_bench --no-floors --no-stall --only 8x32/g4/busy --impl $impl --seconds 0.5")
+	done
+	hyperfine --style basic --runs 3 --warmup 1 --export-markdown "$out/hyperfine.md" \
+		--export-json "$out/hyperfine.json" "${cmds[@]}" 2>&1 | grep -vE "^\s*$" | tail -20 || true
+fi
+
+if command -v gnuplot >/dev/null; then
+	"$top/bench/plots.sh" "$out/data" "$out" >/dev/null 2>&1 || echo "plots failed" >&2
+fi
+if [ "$results" = 1 ]; then
+	"$top/bench/results.sh" "$out"
+fi
+echo
+echo "results: $out (flood.json is Google Benchmark JSON: bench/compare.py A.json B.json)"
+exit $rc
