@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Flag regressions between two iopfq_bench result files (Google Benchmark
 JSON, as run.sh writes them to build/release/bench/out/flood.json).

@@ -8,7 +8,7 @@ declare -A groups=(
 	[build]="build-essential cmake pkg-config clang"
 	[test]="libcmocka-dev liburcu-dev file binutils spin"
 	[cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user-static libcmocka-dev:arm64 liburcu-dev:arm64"
-	[bench]="liburcu-dev libck-dev g++ libbenchmark-dev libbenchmark-tools hyperfine gnuplot-nox linux-perf"
+	[bench]="liburcu-dev libck-dev g++ libbenchmark-dev libbenchmark-tools hyperfine gnuplot-nox linux-perf python3-scipy"
 )
 
 want=()
