@@ -807,7 +807,7 @@ static void collect(struct sim *s)
 {
 	const struct iopfq_sim_config *cfg = s->cfg;
 	struct iopfq_sim_result *res = s->res;
-	uint64_t lost = 0;
+	struct iopfq_sim_dev_result *dr;
 	unsigned int i, k, g;
 
 	for (i = 0; i < cfg->devices; i++) {
@@ -830,11 +830,19 @@ static void collect(struct sim *s)
 			res->refused[k] += d->refused[k];
 			res->wrong_errno[k] += d->wrong_errno[k];
 		}
+		dr = &res->dev[i];
+		dr->groups_issued = d->groups_issued;
+		dr->groups_answered = d->groups_answered;
+		dr->duplicated = d->duplicated;
+		for (k = 0; k < IOPFQ_SIM_NR_KINDS; k++)
+			dr->refused += d->refused[k];
 		for (g = 0; g < NGRP; g++)
-			lost += (uint64_t)__atomic_load_n(&d->grp[g].busy, __ATOMIC_ACQUIRE);
-		res->inflight_pages_end += (uint64_t)__atomic_load_n(&d->inflight, __ATOMIC_ACQUIRE);
+			dr->lost += (uint64_t)__atomic_load_n(&d->grp[g].busy, __ATOMIC_ACQUIRE);
+		dr->inflight_end = __atomic_load_n(&d->inflight, __ATOMIC_ACQUIRE);
+		res->lost += dr->lost;
+		res->inflight_pages_end += (uint64_t)(dr->inflight_end < 0 ? -dr->inflight_end :
+									    dr->inflight_end);
 	}
-	res->lost = lost;
 	res->consumer_reads = s->reads;
 	res->consumer_writes = s->writes;
 	res->consumer_wakeups = s->wakeups;
@@ -848,8 +856,7 @@ static void self_check(struct sim *s, uint64_t report_errors)
 	struct iopfq_sim_result *r = s->res;
 	const struct iopfq_counters *c = &r->counters;
 	uint64_t inval = 0, attempts = 0, refused = 0, wrong = 0, sum;
-	unsigned int k, i, bad_dev = 0;
-	int bad_credit = 0;
+	unsigned int k, i, bad_dev = 0, once_dev = 0, bad_once = 0, bad_credit = 0;
 
 	r->ok = 1;
 	add_check(r, "answered exactly once",
@@ -863,14 +870,21 @@ static void self_check(struct sim *s, uint64_t report_errors)
 		  "wrong code %llu, mismatched pasid/npages/origin %llu",
 		  (unsigned long long)r->wrong_code, (unsigned long long)r->mismatched);
 	for (i = 0; i < s->cfg->devices; i++) {
-		if (__atomic_load_n(&s->devs[i].inflight, __ATOMIC_ACQUIRE) != 0 && !bad_credit) {
-			bad_credit = 1;
-			bad_dev = i;
+		const struct iopfq_sim_dev_result *dr = &r->dev[i];
+
+		if (dr->groups_issued != dr->groups_answered || dr->lost || dr->duplicated) {
+			if (!bad_once++)
+				once_dev = i;
 		}
+		if (dr->inflight_end != 0 && !bad_credit++)
+			bad_dev = i;
 	}
+	add_check(r, "every device answered", !bad_once,
+		  "%u devices with groups unanswered, lost or duplicated, first device %u",
+		  bad_once, once_dev);
 	add_check(r, "credits balance", !bad_credit && r->inflight_pages_end == 0,
-		  "%llu pages still charged%s%u", (unsigned long long)r->inflight_pages_end,
-		  bad_credit ? ", first at device " : "", bad_credit ? bad_dev : 0);
+		  "%llu pages still charged, %u devices, first device %u",
+		  (unsigned long long)r->inflight_pages_end, bad_credit, bad_dev);
 	for (k = 0; k < IOPFQ_SIM_NR_KINDS; k++) {
 		attempts += r->attempts[k];
 		refused += r->refused[k];

@@ -155,6 +155,23 @@ struct iopfq_sim_check {
 };
 
 /**
+ * struct iopfq_sim_dev_result - one device's tallies (index = device number)
+ * @groups_issued: accepted groups; @groups_answered: answers that reached it
+ * @lost: its groups unanswered after the drain; @duplicated: answers for a
+ *	group of it that was not in flight
+ * @refused: its misbehaving requests refused with the right errno
+ * @inflight_end: pages still charged to it at the end (0: credits balance)
+ */
+struct iopfq_sim_dev_result {
+	uint64_t groups_issued;
+	uint64_t groups_answered;
+	uint64_t lost;
+	uint64_t duplicated;
+	uint64_t refused;
+	int64_t inflight_end;
+};
+
+/**
  * struct iopfq_sim_result - what a run did; filled by iopfq_sim_run()
  * @ok: every self-check held
  * @elapsed_s: from the first issue to the last answer (or drain timeout)
@@ -186,6 +203,7 @@ struct iopfq_sim_check {
  * @lat: fault-to-response latency, ns: from the issue (closed loop) or the
  *	intended send time (open loop) of a group's first page to its answer
  *	reaching the device
+ * @dev: per device, the first cfg.devices entries
  * @checks, @nchecks: the self-checks, in order
  */
 struct iopfq_sim_result {
@@ -208,6 +226,7 @@ struct iopfq_sim_result {
 	struct iopfq_fault_stats stats;
 	unsigned long warnings;
 	struct iopfq_hist lat;
+	struct iopfq_sim_dev_result dev[IOPFQ_SIM_MAX_DEVICES];
 	struct iopfq_sim_check checks[IOPFQ_SIM_MAX_CHECKS];
 	unsigned int nchecks;
 };
