@@ -315,11 +315,16 @@ static void print_json(FILE *out, const struct iopfq_sim_config *cfg, const uint
 	fprintf(out, "{\n  \"version\": \"%s\",\n", IOPFQ_VERSION);
 	fprintf(out, "  \"config\": {\"devices\": %u, \"credits\": %u, \"group_min\": %u, "
 		     "\"group_max\": %u, \"pasids\": %u, \"pattern\": \"%s\", \"mode\": \"%s\", "
-		     "\"rate\": %.17g, \"seconds\": %.17g, \"threads\": %u, \"invalid_pct\": %u, "
-		     "\"busy_poll\": %s, \"seed\": %llu, \"trace\": ",
+		     "\"rate\": ",
 		cfg->devices, cfg->credits, cfg->group_min, cfg->group_max, cfg->pasids,
-		iopfq_sim_pattern_name(cfg->pattern), iopfq_sim_mode_name(cfg->mode),
-		cfg->mode == IOPFQ_SIM_OPEN ? cfg->rate : 0.0, cfg->seconds, cfg->threads,
+		iopfq_sim_pattern_name(cfg->pattern), iopfq_sim_mode_name(cfg->mode));
+	if (cfg->mode == IOPFQ_SIM_OPEN)
+		fprintf(out, "%.17g", cfg->rate);
+	else
+		fputs("null", out);
+	fprintf(out, ", \"seconds\": %.17g, \"threads\": %u, \"invalid_pct\": %u, "
+		     "\"busy_poll\": %s, \"seed\": %llu, \"trace\": ",
+		cfg->seconds, cfg->threads,
 		cfg->invalid_pct, cfg->busy_poll ? "true" : "false",
 		(unsigned long long)cfg->seed);
 	if (trace_path)
