@@ -1069,9 +1069,9 @@ int iopfq_sim_run(const struct iopfq_sim_config *cfg, struct iopfq_sim_result **
 		report_errors += s->devs[i].report_errors;
 	collect(s);
 	self_check(s, report_errors);
+	add_check(s->res, "producer threads started", started == cfg->threads,
+		  "%u of %u started (%s)", started, cfg->threads, rc ? strerror(-rc) : "ok");
 	s->checked = 1;
-	if (rc)
-		s->res->ok = 0; /* a producer thread did not start */
 
 	*resp = s->res;
 	s->res = NULL;
