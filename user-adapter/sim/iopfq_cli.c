@@ -458,7 +458,7 @@ static void print_text(FILE *out, const struct iopfq_sim_config *cfg, const stru
 		fprintf(out, "; %llu groups due but not sent (credits short)",
 			(unsigned long long)r->open_backlog);
 	fputc('\n', out);
-	fputs("  refusals    ", out);
+	fputs("  refusals     ", out);
 	for (k = 0; k < IOPFQ_SIM_NR_KINDS; k++)
 		fprintf(out, "%s%s %llu", k ? ", " : "", iopfq_sim_kind_name(k),
 			(unsigned long long)r->refused[k]);
