@@ -53,8 +53,11 @@ struct iopfq_dev {
 	iopfq_s32 answering;        /* answers between claim and response sent */
 	iopfq_u32 dev_id;
 	void *dev_ctx;
-	/* producer statistics (relaxed) */
-	iopfq_u64 accepted;
+	/*
+	 * producer statistics (relaxed). Accepted page requests are not counted
+	 * here: they are the ring positions claimed minus the markers, which
+	 * spares every report one atomic add (see iopfq_counters()).
+	 */
 	iopfq_u64 markers_accepted;
 	iopfq_u64 refused_over_credit;
 	iopfq_u64 refused_markers;
@@ -154,6 +157,7 @@ struct iopfq {
 	iopfq_u32 credits_attached;
 	iopfq_u32 devices_attached;
 	iopfq_u64 drained;          /* page requests taken out of the ring */
+	iopfq_u64 drained_markers;  /* Stop Markers taken out of the ring */
 	iopfq_u64 partial;
 	iopfq_u64 ready;
 	iopfq_u64 delivered_total;
@@ -165,7 +169,6 @@ struct iopfq {
 	iopfq_u64 groups_auto_answered;
 	iopfq_u64 aged_warnings;
 	/* statistics of detached devices, folded in at detach */
-	iopfq_u64 gone_accepted;
 	iopfq_u64 gone_markers_accepted;
 	iopfq_u64 gone_refused_over_credit;
 	iopfq_u64 gone_refused_markers;
@@ -527,7 +530,8 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
 	e->dev_idx = idx;
 	e->req = *req;
 	iopfq_ring_publish(slot, pos); /* R1 */
-	IOPFQ_STAT_ADD(marker ? &d->markers_accepted : &d->accepted, 1);
+	if (IOPFQ_UNLIKELY(marker))
+		IOPFQ_STAT_ADD(&d->markers_accepted, 1);
 
 	/*
 	 * W1: full fence between publishing (store) and reading `sleeping`
@@ -743,6 +747,7 @@ static void drain(struct iopfq *q)
 
 		iopfq_ring_consume(&q->ring, slot); /* C2 */
 		if (request_is_marker(&req)) {
+			consumer_add(&q->drained_markers, 1);
 			drain_marker(q, dev_idx, req.pasid);
 		} else {
 			consumer_add(&q->drained, 1);
@@ -1103,13 +1108,11 @@ int iopfq_detach(struct iopfq *q, iopfq_dev_t dev)
 	IOPFQ_WARN_ON(IOPFQ_LOAD_ACQUIRE(&d->markers_in_use) != 0);
 	IOPFQ_WARN_ON(d->partial_head != NIL);
 
-	consumer_add(&q->gone_accepted, IOPFQ_LOAD_RELAXED(&d->accepted));
 	consumer_add(&q->gone_markers_accepted, IOPFQ_LOAD_RELAXED(&d->markers_accepted));
 	consumer_add(&q->gone_refused_over_credit, IOPFQ_LOAD_RELAXED(&d->refused_over_credit));
 	consumer_add(&q->gone_refused_markers, IOPFQ_LOAD_RELAXED(&d->refused_markers));
 	consumer_add(&q->gone_refused_invalid, IOPFQ_LOAD_RELAXED(&d->refused_invalid));
 	consumer_add(&q->gone_refused_failed, IOPFQ_LOAD_RELAXED(&d->refused_failed));
-	IOPFQ_STORE_RELAXED(&d->accepted, 0);
 	IOPFQ_STORE_RELAXED(&d->markers_accepted, 0);
 	IOPFQ_STORE_RELAXED(&d->refused_over_credit, 0);
 	IOPFQ_STORE_RELAXED(&d->refused_markers, 0);
@@ -1215,12 +1218,11 @@ void iopfq_finish_sleep(struct iopfq *q)
 
 void iopfq_counters(struct iopfq *q, struct iopfq_counters *c)
 {
-	iopfq_u64 accepted, markers, over, mrefused, invalid, failed;
+	iopfq_u64 markers, over, mrefused, invalid, failed, claimed;
 	iopfq_u32 i;
 
 	if (!q || !c)
 		return;
-	accepted = IOPFQ_LOAD_RELAXED(&q->gone_accepted);
 	markers = IOPFQ_LOAD_RELAXED(&q->gone_markers_accepted);
 	over = IOPFQ_LOAD_RELAXED(&q->gone_refused_over_credit);
 	mrefused = IOPFQ_LOAD_RELAXED(&q->gone_refused_markers);
@@ -1229,21 +1231,27 @@ void iopfq_counters(struct iopfq *q, struct iopfq_counters *c)
 	for (i = 0; i < q->cfg.max_devices; i++) {
 		struct iopfq_dev *d = &q->devs[i];
 
-		accepted += IOPFQ_LOAD_RELAXED(&d->accepted);
 		markers += IOPFQ_LOAD_RELAXED(&d->markers_accepted);
 		over += IOPFQ_LOAD_RELAXED(&d->refused_over_credit);
 		mrefused += IOPFQ_LOAD_RELAXED(&d->refused_markers);
 		invalid += IOPFQ_LOAD_RELAXED(&d->refused_invalid);
 		failed += IOPFQ_LOAD_RELAXED(&d->refused_failed);
 	}
-	c->accepted = accepted;
+	/*
+	 * Every ring position ever claimed is a page request or a marker that
+	 * was accepted: the ones drained plus the ones still between head and
+	 * tail (claimed, maybe not yet published).
+	 */
+	claimed = IOPFQ_LOAD_RELAXED(&q->drained) + IOPFQ_LOAD_RELAXED(&q->drained_markers) +
+		  (iopfq_u32)(IOPFQ_LOAD_RELAXED(&q->ring.tail) - IOPFQ_LOAD_RELAXED(&q->ring.head));
+	c->accepted = claimed - markers;
 	c->markers_accepted = markers;
 	c->refused_over_credit = over;
 	c->refused_markers = mrefused;
 	c->refused_invalid = invalid;
 	c->refused_failed = failed;
 	c->refused_nodev = IOPFQ_LOAD_RELAXED(&q->refused_nodev);
-	c->in_ring = accepted - IOPFQ_LOAD_RELAXED(&q->drained);
+	c->in_ring = c->accepted - IOPFQ_LOAD_RELAXED(&q->drained);
 	c->partial = IOPFQ_LOAD_RELAXED(&q->partial);
 	c->ready = IOPFQ_LOAD_RELAXED(&q->ready);
 	c->answered = IOPFQ_LOAD_RELAXED(&q->answered_pages);

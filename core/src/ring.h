@@ -161,7 +161,8 @@ static inline void iopfq_ring_consume(struct iopfq_ring *r, struct iopfq_ring_sl
 {
 	/* C2: release; pairs with A1 of the producer that claims pos + capacity. */
 	IOPFQ_STORE_RELEASE(&slot->seq, r->head + r->mask + 1);
-	r->head++;
+	/* relaxed store: statistics (iopfq_counters) read head from any thread */
+	IOPFQ_STORE_RELAXED(&r->head, r->head + 1);
 }
 
 /* Positions claimed but not consumed (an upper bound while producers run). */
