@@ -49,26 +49,9 @@ static inline void spin_ticks(uint64_t ticks)
 		cpu_relax();
 }
 
-/* ---- histogram: HDR-style log-linear, fixed memory, values in ticks ---- */
+/* ---- histogram: user-adapter/sim/hist.h (shared with the simulator), values in ticks ---- */
 
-#define HIST_SUB_BITS 7                          /* 64 linear steps per octave: < 1.6 % error */
-#define HIST_HALF (1u << (HIST_SUB_BITS - 1))
-#define HIST_MAX_EXP 42                          /* values up to 2^48 ticks */
-#define HIST_BUCKETS ((HIST_MAX_EXP + 2) * HIST_HALF)
-
-struct hist {
-	uint64_t count;
-	uint64_t min;
-	uint64_t max;
-	uint64_t sum;
-	uint64_t bucket[HIST_BUCKETS];
-};
-
-void hist_reset(struct hist *h);
-void hist_record(struct hist *h, uint64_t v);
-void hist_merge(struct hist *into, const struct hist *from);
-/* value at percentile @p (0..100), the highest value of its bucket; ticks */
-uint64_t hist_percentile(const struct hist *h, double p);
+#include "hist.h"
 
 /* ---- a simulated PRI device ---- */
 

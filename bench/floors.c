@@ -62,7 +62,7 @@ static void *pp_echo(void *arg)
 	return NULL;
 }
 
-int floor_pingpong(struct hist *h, uint64_t iters, int cpu_a, int cpu_b)
+int floor_pingpong(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b)
 {
 	static struct pp p;
 	pthread_t t;
@@ -81,7 +81,7 @@ int floor_pingpong(struct hist *h, uint64_t iters, int cpu_a, int cpu_b)
 		while (__atomic_load_n(&p.line, __ATOMIC_ACQUIRE) != 2 * i + 2)
 			cpu_relax();
 		if (i >= iters / 10)            /* first 10 %: warm-up */
-			hist_record(h, tsc_now() - t0);
+			iopfq_hist_record(h, tsc_now() - t0);
 	}
 	pthread_join(t, NULL);
 	pin_to_cpu(-1);
@@ -110,7 +110,7 @@ static void *ef_echo(void *arg)
 	return NULL;
 }
 
-int floor_eventfd(struct hist *h, uint64_t iters, int cpu_a, int cpu_b)
+int floor_eventfd(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b)
 {
 	struct ef e = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC), iters, cpu_b };
 	pthread_t t;
@@ -128,7 +128,7 @@ int floor_eventfd(struct hist *h, uint64_t iters, int cpu_a, int cpu_b)
 		    read(e.to_a, &v, sizeof(v)) != sizeof(v))
 			abort();
 		if (i >= iters / 10)
-			hist_record(h, tsc_now() - t0);
+			iopfq_hist_record(h, tsc_now() - t0);
 	}
 	pthread_join(t, NULL);
 	close(e.to_a);
@@ -164,7 +164,7 @@ static void *w1_sleeper(void *arg)
 	return NULL;
 }
 
-int floor_wake1(struct hist *h, uint64_t iters, int cpu_a, int cpu_b, double gap_us)
+int floor_wake1(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b, double gap_us)
 {
 	static struct w1 w;
 	pthread_t t;
@@ -190,7 +190,7 @@ int floor_wake1(struct hist *h, uint64_t iters, int cpu_a, int cpu_b, double gap
 		while (__atomic_load_n(&w.line, __ATOMIC_ACQUIRE) != i + 1)
 			cpu_relax();
 		if (i >= iters / 10)
-			hist_record(h, tsc_now() - t0);
+			iopfq_hist_record(h, tsc_now() - t0);
 	}
 	pthread_join(t, NULL);
 	close(w.efd);
@@ -236,7 +236,7 @@ static void *uf_handler(void *arg)
 	return NULL;
 }
 
-int floor_uffd(struct hist *h, uint64_t iters, int cpu_a, int cpu_b, char *why, size_t whylen)
+int floor_uffd(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b, char *why, size_t whylen)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg;
@@ -286,7 +286,7 @@ int floor_uffd(struct hist *h, uint64_t iters, int cpu_a, int cpu_b, char *why, 
 		t0 = tsc_now();
 		(void)*p;
 		if (i >= iters / 10 && i < iters)
-			hist_record(h, tsc_now() - t0);
+			iopfq_hist_record(h, tsc_now() - t0);
 	}
 	pthread_join(t, NULL);
 	munmap(area, len);

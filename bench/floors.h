@@ -8,11 +8,11 @@
 
 #include "bench.h"
 
-int floor_pingpong(struct hist *h, uint64_t iters, int cpu_a, int cpu_b);
-int floor_wake1(struct hist *h, uint64_t iters, int cpu_a, int cpu_b, double gap_us);
-int floor_eventfd(struct hist *h, uint64_t iters, int cpu_a, int cpu_b);
+int floor_pingpong(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b);
+int floor_wake1(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b, double gap_us);
+int floor_eventfd(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b);
 /* Return: 0, or -1 with @why saying what refused (permission, kernel config) */
-int floor_uffd(struct hist *h, uint64_t iters, int cpu_a, int cpu_b, char *why, size_t whylen);
+int floor_uffd(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b, char *why, size_t whylen);
 
 struct stall_result {
 	const char *impl;

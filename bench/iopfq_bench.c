@@ -65,7 +65,7 @@ void pin_to_cpu(int cpu)
 /* the response hook                                                       */
 
 static int measuring;                    /* atomic */
-static __thread struct hist *tls_hist;
+static __thread struct iopfq_hist *tls_hist;
 static __thread uint64_t tls_groups, tls_pages;
 
 void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
@@ -85,7 +85,7 @@ void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
 	__atomic_fetch_add(&d->groups_answered, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_sub(&d->inflight, (int)npages, __ATOMIC_RELEASE);
 	if (__atomic_load_n(&measuring, __ATOMIC_RELAXED) && tls_hist) {
-		hist_record(tls_hist, now > issued ? now - issued : 0);
+		iopfq_hist_record(tls_hist, now > issued ? now - issued : 0);
 		tls_groups++;
 		tls_pages += npages;
 	}
@@ -115,7 +115,7 @@ struct result {
 	long rss_kib;
 	double cyc, ins, miss;            /* per fault; < 0: not available */
 	double open_rate_gps;
-	struct hist h;
+	struct iopfq_hist h;
 };
 
 static struct bdev devs[BENCH_MAX_DEVICES];
@@ -339,7 +339,7 @@ static void run_one(const struct qimpl *impl, const struct scen *s, double open_
 	uint32_t i;
 
 	memset(res, 0, offsetof(struct result, h));
-	hist_reset(&res->h);
+	iopfq_hist_init(&res->h);
 	res->impl = impl;
 	res->s = *s;
 	res->open_rate_gps = open_rate_gps;
@@ -417,10 +417,10 @@ static void run_one(const struct qimpl *impl, const struct scen *s, double open_
 	res->secs = (double)(t1 - t0) / tsc_per_ns / 1e9;
 	res->fps = (double)res->faults / res->secs;
 	res->gps = (double)res->groups / res->secs;
-	res->p50 = (double)hist_percentile(&res->h, 50) / tsc_per_ns;
-	res->p90 = (double)hist_percentile(&res->h, 90) / tsc_per_ns;
-	res->p99 = (double)hist_percentile(&res->h, 99) / tsc_per_ns;
-	res->p999 = (double)hist_percentile(&res->h, 99.9) / tsc_per_ns;
+	res->p50 = (double)iopfq_hist_percentile(&res->h, 50) / tsc_per_ns;
+	res->p90 = (double)iopfq_hist_percentile(&res->h, 90) / tsc_per_ns;
+	res->p99 = (double)iopfq_hist_percentile(&res->h, 99) / tsc_per_ns;
+	res->p999 = (double)iopfq_hist_percentile(&res->h, 99.9) / tsc_per_ns;
 	res->max = (double)res->h.max / tsc_per_ns;
 	for (i = 0; i < s->ndev; i++) {
 		sent += devs[i].groups_sent;
@@ -544,7 +544,7 @@ struct floor_res {
 	const char *name;
 	int ok;
 	char why[160];
-	struct hist h;
+	struct iopfq_hist h;
 	double p50, p90, p99, p999, max;
 };
 
@@ -556,10 +556,10 @@ static struct floor_res floors[NFLOORS] = {
 
 static void floor_stats(struct floor_res *f)
 {
-	f->p50 = (double)hist_percentile(&f->h, 50) / tsc_per_ns;
-	f->p90 = (double)hist_percentile(&f->h, 90) / tsc_per_ns;
-	f->p99 = (double)hist_percentile(&f->h, 99) / tsc_per_ns;
-	f->p999 = (double)hist_percentile(&f->h, 99.9) / tsc_per_ns;
+	f->p50 = (double)iopfq_hist_percentile(&f->h, 50) / tsc_per_ns;
+	f->p90 = (double)iopfq_hist_percentile(&f->h, 90) / tsc_per_ns;
+	f->p99 = (double)iopfq_hist_percentile(&f->h, 99) / tsc_per_ns;
+	f->p999 = (double)iopfq_hist_percentile(&f->h, 99.9) / tsc_per_ns;
 	f->max = (double)f->h.max / tsc_per_ns;
 }
 
@@ -567,16 +567,16 @@ static void run_floors(int quick)
 {
 	uint64_t n = quick ? 1 : 4;
 
-	hist_reset(&floors[0].h);
+	iopfq_hist_init(&floors[0].h);
 	floors[0].ok = floor_pingpong(&floors[0].h, 100000 * n, 0, 1) == 0;
-	hist_reset(&floors[1].h);
+	iopfq_hist_init(&floors[1].h);
 	floors[1].ok = floor_eventfd(&floors[1].h, 5000 * n, 0, 1) == 0;
-	hist_reset(&floors[2].h);
+	iopfq_hist_init(&floors[2].h);
 	floors[2].ok = floor_uffd(&floors[2].h, 5000 * n, 0, 1, floors[2].why,
 				  sizeof(floors[2].why)) == 0;
-	hist_reset(&floors[3].h);
+	iopfq_hist_init(&floors[3].h);
 	floors[3].ok = floor_wake1(&floors[3].h, 5000 * n, 0, 1, 2) == 0;
-	hist_reset(&floors[4].h);
+	iopfq_hist_init(&floors[4].h);
 	floors[4].ok = floor_wake1(&floors[4].h, 2000 * n, 0, 1, 20) == 0;
 	for (unsigned i = 0; i < NFLOORS; i++)
 		if (floors[i].ok)
@@ -757,7 +757,7 @@ static void write_data(const char *dir)
 			if (r->h.count && p / 100.0 * (double)r->h.count > (double)r->h.count - 1)
 				break;
 			fprintf(f, "%g %.4f %.1f\n", p, -log10(1 - p / 100.0),
-				(double)hist_percentile(&r->h, p) / tsc_per_ns);
+				(double)iopfq_hist_percentile(&r->h, p) / tsc_per_ns);
 		}
 		fprintf(f, "100 %.4f %.1f\n", -log10(1.0 / (double)(r->h.count ? r->h.count : 1)) + 0.0,
 			r->max);
@@ -772,7 +772,7 @@ static void write_data(const char *dir)
 			continue;
 		for (k = 0; k < sizeof(pcts) / sizeof(pcts[0]); k++)
 			fprintf(f, "%g %.4f %.1f\n", pcts[k], -log10(1 - pcts[k] / 100.0),
-				(double)hist_percentile(&floors[i].h, pcts[k]) / tsc_per_ns);
+				(double)iopfq_hist_percentile(&floors[i].h, pcts[k]) / tsc_per_ns);
 		fclose(f);
 	}
 	snprintf(path, sizeof(path), "%s/throughput.dat", dir);
