@@ -10,31 +10,25 @@
 #   bench/run.sh --quick      under a minute: fewer scenarios, shorter runs
 #   bench/run.sh --results    full run, then regenerate RESULTS.md (its
 #                             benchmark section) and bench/results/*.png
-#   bench/run.sh --demo ...   the original flood demo (flood_demo options:
-#                             --devices N --credits C --group G --seconds S)
 #   any other option goes to iopfq_bench (--seconds S, --only SUBSTR, ...)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-quick=0 results=0 demo=0
+quick=0 results=0
 args=()
 for a in "$@"; do
 	case "$a" in
 	--quick) quick=1; args+=("$a") ;;
 	--results) results=1 ;;
-	--demo) demo=1 ;;
 	*) args+=("$a") ;;
 	esac
 done
 
 "$top/scripts/deps.sh" build test bench
 cmake --preset release >/dev/null
-cmake --build --preset release -j"$(nproc)" --target flood_demo iopfq_bench iopfq_micro >/dev/null
+cmake --build --preset release -j"$(nproc)" --target iopfq_bench iopfq_micro >/dev/null
 bin="$top/build/release/bench"
-if [ "$demo" = 1 ]; then
-	exec "$bin/flood_demo" "${args[@]}"
-fi
 out="$bin/out"
 rm -rf "$out"
 mkdir -p "$out"
