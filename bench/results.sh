@@ -107,20 +107,22 @@ md.append("A producer stopped between claiming a position and publishing it (ben
           "handler, that stall is a deadlock if the stalled producer was interrupted on the same CPU.\n")
 md.append("### Targets\n")
 md.append("```\n" + targets + "\n```\n")
-md.append("""What bounds the figures:
-- Closed-loop floods with one producer thread are bound by that thread: it simulates every
-  device (credit accounting, group bookkeeping, timestamps) and reports; iopfq, wfcqueue and
-  ck_ring all sustain what it produces, so their throughputs are within noise of each other
-  and the "1.5 x the best of wfcqueue / ck_ring" target is not reachable in this setup (the
-  queue is not the bottleneck; with 2 CPUs there is no spare CPU for a second producer that
-  does not steal the consumer's). Where the queue is the bottleneck (the iommufd model's
-  mutexes and mallocs, 2 x malloc + free per group and per partial) iopfq's lead shows.
+md.append("""What bounds the figures (the Targets block above says which targets this run met):
+- In the closed-loop floods one producer thread simulates every device (credit accounting,
+  group bookkeeping, timestamps) and reports; the consumer has the other CPU. When the perf
+  pass shows similar cycles per fault for two implementations, that thread, not the queue,
+  sets their throughput, and their ratio says little about the queues; with 2 CPUs there is
+  no spare CPU for a second producer that does not take the consumer's. The per-operation
+  costs of the core, free of the harness, are the micro-benchmarks below (BM_Report: one
+  report; BM_ReportReadRespond: the whole path). The iommufd model's per-fault mallocs and
+  mutexes make it the bottleneck in every flood, which is where the ratio to it comes from.
 - Latency at high credit counts is queueing (Little's law): with 8 x 32 credits in flight the
-  median is the time to drain the requests ahead, not the queue's per-operation cost; the
-  p99.9 includes the producer thread's preemption by the kernel (2 CPUs, other load) and is
-  why the p99.9 <= 10 x p50 target holds for the ping-pong and not for the floods here.
+  median is the time to drain the requests ahead, not a queue operation's cost; the p99.9
+  also includes preemptions of the producer thread by the kernel.
 - The blocking ping-pong is bound by the scheduler's wake-up of the sleeping consumer (see
   wake_Nus); the queue adds a few hundred ns on top.
+- On this VM absolute times move between runs (the cache-line ping-pong floor itself differs
+  from run to run with where the two vCPUs land); compare ratios within one run.
 """)
 md.append("### Plots\n")
 for p in pngs:
