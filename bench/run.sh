@@ -35,7 +35,8 @@ mkdir -p "$out"
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/load.txt"
 # the tree as measured: uncommitted changes in tracked files before the run
 # (the run itself rewrites RESULTS.md and bench/results/, which do not count)
-git -C "$top" status --porcelain --untracked-files=no | wc -l >"$out/dirty.txt"
+git -C "$top" status --porcelain --untracked-files=no -- . ':!RESULTS.md' ':!bench/results' |
+	wc -l >"$out/dirty.txt"
 git -C "$top" rev-parse HEAD >"$out/commit.txt"
 
 # userfaultfd floor: root may use it; for others it needs this sysctl
