@@ -80,6 +80,7 @@ if command -v gnuplot >/dev/null; then
 	"$top/bench/plots.sh" "$out/data" "$out" >/dev/null 2>&1 || echo "plots failed" >&2
 fi
 if [ "$results" = 1 ]; then
+	cut -d' ' -f1-3 /proc/loadavg >"$out/load_end.txt"
 	"$top/bench/results.sh" "$out"
 fi
 echo
