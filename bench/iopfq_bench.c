@@ -115,6 +115,8 @@ struct result {
 	long rss_kib;
 	double cyc, ins, miss;            /* per fault; < 0: not available */
 	double open_rate_gps;
+	/* the floor of this scenario measured just before and just after it (targets), or 0 */
+	double adj_floor_before, adj_floor_after;
 	struct iopfq_hist h;
 };
 
@@ -521,6 +523,13 @@ static void build_plan(int quick)
 static struct result *results;
 static unsigned nresults;
 
+static int scen_same(const struct scen *a, const struct scen *b, double load)
+{
+	return a->ndev == b->ndev && a->credits == b->credits && a->group == b->group &&
+	       a->threads == b->threads && a->blocking == b->blocking && a->work_us == b->work_us &&
+	       a->load == load && a->gap_us == b->gap_us;
+}
+
 static struct result *find_result(const struct qimpl *impl, const struct scen *s, double load)
 {
 	unsigned i;
@@ -528,13 +537,22 @@ static struct result *find_result(const struct qimpl *impl, const struct scen *s
 	for (i = 0; i < nresults; i++) {
 		struct result *r = &results[i];
 
-		if (r->impl == impl && r->s.ndev == s->ndev && r->s.credits == s->credits &&
-		    r->s.group == s->group && r->s.threads == s->threads &&
-		    r->s.blocking == s->blocking && r->s.work_us == s->work_us && r->s.load == load &&
-		    r->s.gap_us == s->gap_us)
+		if (r->impl == impl && scen_same(&r->s, s, load))
 			return r;
 	}
 	return NULL;
+}
+
+/* The scenarios the floor-relative targets judge (print_targets()) */
+static const struct scen target_pingpong = { .ndev = 1, .credits = 1, .group = 1, .threads = 1 };
+static const struct scen target_blocking = { .ndev = 1, .credits = 1, .group = 1, .threads = 1,
+					     .blocking = 1, .gap_us = 20 };
+
+static int is_floor_target(const struct qimpl *impl, const struct scen *s)
+{
+	if (impl == &impl_iopfq && scen_same(s, &target_pingpong, 0))
+		return 1;
+	return (impl == &impl_iopfq || impl == &impl_libiopfq) && scen_same(s, &target_blocking, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -590,6 +608,26 @@ static void run_floors(int quick)
  * start compares two placements and is not a verdict.
  */
 static struct floor_res pingpong_end = { .name = "pingpong (end)" };
+
+/*
+ * p50 of a short measurement of the floor a scenario is judged against
+ * (ping-pong for busy-poll, userfaultfd for blocking), taken right next to
+ * the scenario so that both see the same vCPU placement. 0 if unavailable.
+ */
+static double adjacent_floor_p50(int blocking)
+{
+	struct floor_res f;
+	char why[160];
+	int ok;
+
+	iopfq_hist_init(&f.h);
+	ok = blocking ? floor_uffd(&f.h, 2000, 0, 1, why, sizeof(why)) == 0
+		      : floor_pingpong(&f.h, 20000, 0, 1) == 0;
+	if (!ok)
+		return 0;
+	floor_stats(&f);
+	return f.p50;
+}
 
 static void run_end_floor(int quick)
 {
@@ -836,39 +874,56 @@ static int check(const char *what, int met, const char *fmt, ...)
 	return met;
 }
 
+/*
+ * A target "p50 <= @limit x floor". The floor is the one measured right
+ * before and right after the scenario (same vCPU placement) when there is
+ * one: UNSURE if those two differ by more than 1.5 x. Otherwise the floor of
+ * the run's start, UNSURE when the run's floor moved (@moved < 0).
+ */
+static void floor_target(const char *what, const char *fname, const struct result *r, double limit,
+			 double start_floor, int moved)
+{
+	double a, b, f;
+
+	if (!r)
+		return;
+	a = r->adj_floor_before;
+	b = r->adj_floor_after;
+	if (a > 0 && b > 0) {
+		f = (a + b) / 2;
+		check(what, (a > 1.5 * b || b > 1.5 * a) ? -1 : r->p50 <= limit * f,
+		      "p50 %.0f ns = %.2f x %s %.0f ns (measured next to the scenario: %.0f before, %.0f after)",
+		      r->p50, r->p50 / f, fname, f, a, b);
+	} else if (start_floor > 0) {
+		check(what, moved ? moved : r->p50 <= limit * start_floor, "p50 %.0f ns = %.2f x %s %.0f ns",
+		      r->p50, r->p50 / start_floor, fname, start_floor);
+	}
+}
+
 static void print_targets(void)
 {
-	struct scen pp = { .ndev = 1, .credits = 1, .group = 1, .threads = 1 };
-	struct scen ppb = pp, fl = { .ndev = 8, .credits = 32, .group = 4,
-				      .threads = ncpu > 1 ? (uint32_t)ncpu - 1 : 1 };
+	struct scen pp = target_pingpong, ppb = target_blocking;
+	struct scen fl = { .ndev = 8, .credits = 32, .group = 4,
+			   .threads = ncpu > 1 ? (uint32_t)ncpu - 1 : 1 };
 	struct result *r, *rl;
 	unsigned i;
 	int zero = 1, moved;
 
-	ppb.blocking = 1;
-	ppb.gap_us = 20;
 	printf("\nTargets (ratios from this run):\n");
 	if (floor_moved())
 		printf("  the ping-pong floor moved from %.0f ns (start) to %.0f ns (end): the host moved the "
-		       "vCPUs during the run, so the targets relative to a floor are UNSURE, not verdicts\n",
+		       "vCPUs during the run; the floor targets use the floor measured next to their scenario\n",
 		       floors[0].p50, pingpong_end.p50);
 	moved = floor_moved() ? -1 : 0;
-	r = find_result(&impl_iopfq, &pp, 0);
-	if (r && floors[0].ok)
-		check("busy-poll 1 device 1 credit p50 <= 1.5 x ping-pong floor",
-		      moved ? moved : r->p50 <= 1.5 * floors[0].p50,
-		      "p50 %.0f ns = %.2f x floor %.0f ns", r->p50, r->p50 / floors[0].p50, floors[0].p50);
+	floor_target("busy-poll 1 device 1 credit p50 <= 1.5 x ping-pong floor", "ping-pong",
+		     find_result(&impl_iopfq, &pp, 0), 1.5, floors[0].ok ? floors[0].p50 : 0, moved);
 	r = find_result(&impl_iopfq, &ppb, 0);
 	rl = find_result(&impl_libiopfq, &ppb, 0);
 	if (floors[2].ok) {
-		if (r)
-			check("blocking consumer (core + eventfd) p50 <= 0.6 x userfaultfd",
-			      moved ? moved : r->p50 <= 0.6 * floors[2].p50,
-			      "p50 %.0f ns = %.2f x uffd %.0f ns", r->p50, r->p50 / floors[2].p50, floors[2].p50);
-		if (rl)
-			check("blocking consumer (libiopfq fault FD) p50 <= 0.6 x userfaultfd",
-			      moved ? moved : rl->p50 <= 0.6 * floors[2].p50, "p50 %.0f ns = %.2f x uffd %.0f ns", rl->p50,
-			      rl->p50 / floors[2].p50, floors[2].p50);
+		floor_target("blocking consumer (core + eventfd) p50 <= 0.6 x userfaultfd", "uffd", r, 0.6,
+			     floors[2].p50, moved);
+		floor_target("blocking consumer (libiopfq fault FD) p50 <= 0.6 x userfaultfd", "uffd", rl,
+			     0.6, floors[2].p50, moved);
 	} else {
 		printf("  [N/A   ] blocking target: userfaultfd floor not measured (%s)\n", floors[2].why);
 	}
@@ -962,7 +1017,8 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *only = NULL, *impl_only = NULL, *json = NULL, *data = NULL;
-	int quick = 0, do_floors = 1, do_stall = 1, selftest = 0, opt, nstall = 0, bad = 0;
+	int quick = 0, do_floors = 1, do_stall = 1, selftest = 0, opt, nstall = 0, bad = 0, adj;
+	double before;
 	struct stall_result stall[2];
 	uint64_t t_start;
 	unsigned i, k;
@@ -1044,7 +1100,14 @@ int main(int argc, char **argv)
 				rate = cl->gps * scens[i].load;
 			}
 			fprintf(stderr, "  running %-26s %-15s\r", scens[i].name, impls[k]->name);
+			/* the scenarios a floor target judges get their floor measured next to them */
+			adj = do_floors && is_floor_target(impls[k], &scens[i]);
+			before = adj ? adjacent_floor_p50(scens[i].blocking) : 0;
 			run_one(impls[k], &scens[i], rate, r);
+			if (adj) {
+				r->adj_floor_before = before;
+				r->adj_floor_after = adjacent_floor_p50(scens[i].blocking);
+			}
 			nresults++;
 			if (r->lost || r->dup || r->refused || r->bad_answers)
 				bad = 1;
