@@ -1019,6 +1019,7 @@ int main(int argc, char **argv)
 	const char *only = NULL, *impl_only = NULL, *json = NULL, *data = NULL;
 	int quick = 0, do_floors = 1, do_stall = 1, selftest = 0, opt, nstall = 0, bad = 0, adj;
 	double before;
+	int attempt;
 	struct stall_result stall[2];
 	uint64_t t_start;
 	unsigned i, k;
@@ -1102,11 +1103,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "  running %-26s %-15s\r", scens[i].name, impls[k]->name);
 			/* the scenarios a floor target judges get their floor measured next to them */
 			adj = do_floors && is_floor_target(impls[k], &scens[i]);
-			before = adj ? adjacent_floor_p50(scens[i].blocking) : 0;
-			run_one(impls[k], &scens[i], rate, r);
-			if (adj) {
+			/* a vCPU move during the scenario (floors disagree): try again, 3 times at most */
+			for (attempt = 0; attempt < (adj ? 3 : 1); attempt++) {
+				before = adj ? adjacent_floor_p50(scens[i].blocking) : 0;
+				run_one(impls[k], &scens[i], rate, r);
+				if (!adj)
+					break;
 				r->adj_floor_before = before;
 				r->adj_floor_after = adjacent_floor_p50(scens[i].blocking);
+				if (r->adj_floor_before > 0 && r->adj_floor_after > 0 &&
+				    r->adj_floor_before <= 1.5 * r->adj_floor_after &&
+				    r->adj_floor_after <= 1.5 * r->adj_floor_before)
+					break;
 			}
 			nresults++;
 			if (r->lost || r->dup || r->refused || r->bad_answers)
