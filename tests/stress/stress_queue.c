@@ -93,8 +93,19 @@ static void on_response(void *arg, const struct iopfq_response *r)
 	struct stress *s = arg;
 	struct simdev *d = simdev_of(s, r->dev_id);
 
+	uint32_t sent;
+
 	if (r->grpid >= NGRP || r->npages == 0)
 		FAIL("malformed response grpid %u npages %u", r->grpid, r->npages);
+	/*
+	 * Read what the device sent for the group before giving the group
+	 * index back (the exchange): the producer may reuse it at once.
+	 */
+	if (!__atomic_load_n(&d->outstanding[r->grpid], __ATOMIC_ACQUIRE)) {
+		__atomic_fetch_add(&d->unexpected_responses, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	sent = d->pages_sent[r->grpid];
 	if (!__atomic_exchange_n(&d->outstanding[r->grpid], 0, __ATOMIC_ACQ_REL)) {
 		__atomic_fetch_add(&d->unexpected_responses, 1, __ATOMIC_RELAXED);
 		return;
@@ -110,10 +121,9 @@ static void on_response(void *arg, const struct iopfq_response *r)
 	 * The response returns the credits of every page the device sent for
 	 * the group; a flush may have dropped some of them queue-side first.
 	 */
-	if (r->npages > d->pages_sent[r->grpid])
-		FAIL("dev %u group %u: %u pages answered, %u sent", d->dev_id, r->grpid, r->npages,
-		     d->pages_sent[r->grpid]);
-	__atomic_fetch_sub(&d->inflight, (int)d->pages_sent[r->grpid], __ATOMIC_RELEASE);
+	if (r->npages > sent)
+		FAIL("dev %u group %u: %u pages answered, %u sent", d->dev_id, r->grpid, r->npages, sent);
+	__atomic_fetch_sub(&d->inflight, (int)sent, __ATOMIC_RELEASE);
 }
 
 /* Report one page; retries while over credit (possible only after a marker). */
