@@ -25,7 +25,8 @@
  *   cookies live  <= budget < cookie_slots / 2
  * and every table is sized from exactly that.
  *
- * Synchronization edges are labelled Xn and listed in docs/memory-ordering.md.
+ * Synchronization edges are labelled (A1, R1, C1, C2, D0, P0, K0-K3, W1,
+ * W2, X1-X4) at each access and listed in docs/memory-ordering.md.
  */
 #include "../include/iopfq/iopfq.h"
 #include "ring.h"
@@ -612,7 +613,11 @@ static void group_release(struct iopfq *q, iopfq_u32 gi)
 /* Give @n credits back to device @dev_idx. */
 static void credits_return(struct iopfq *q, iopfq_u32 dev_idx, iopfq_u32 n)
 {
-	/* X1: release; the group's slots are free before its credits are */
+	/*
+	 * X1: counting only; no data is published through credits (A1 in
+	 * ring.h orders a ring slot's reuse). acq_rel all the same: the
+	 * producer that takes the credit sees everything before the return.
+	 */
 	IOPFQ_FETCH_ADD(&q->devs[dev_idx].credits_in_use, -(iopfq_s32)n);
 }
 
