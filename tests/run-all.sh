@@ -10,7 +10,8 @@
 #   riscv64   the same for riscv64 under qemu-riscv64-static (cmocka built
 #             from Debian's source package: scripts/riscv64-cmocka.sh)
 #   kernel    iopfq.ko built against Debian's kernel and tested inside it,
-#             booted in qemu-system-x86_64 (tests/kernel/run.sh)
+#             booted in qemu-system-x86_64 (tests/kernel/run.sh); and the
+#             DKMS add/build/install/remove path (tests/kernel/dkms.sh)
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
 # ctest summary; exits non-zero if anything failed. Usage:
@@ -31,10 +32,11 @@ start=$(date +%s)
 for p in "${presets[@]}"; do
 	if [ "$p" = kernel ]; then
 		echo "=== kernel: module in a real kernel under QEMU"
-		if "$top/tests/kernel/run.sh" 2>&1 | tee "$top/build/kernel-test.log"; then
-			result[$p]=$(grep -E '^kernel test:' "$top/build/kernel-test.log" | tail -1)
+		if "$top/tests/kernel/run.sh" 2>&1 | tee "$top/build/kernel-test.log" &&
+			"$top/tests/kernel/dkms.sh" 2>&1 | tee -a "$top/build/kernel-test.log"; then
+			result[$p]="$(grep -E '^kernel test:' "$top/build/kernel-test.log" | tail -1); $(grep -E '^dkms test:' "$top/build/kernel-test.log" | tail -1)"
 		else
-			result[$p]="FAILED: $(grep -E '^kernel test:' "$top/build/kernel-test.log" | tail -1)"
+			result[$p]="FAILED: $(grep -E '^(kernel|dkms) test:' "$top/build/kernel-test.log" | tr '\n' ' ')"
 			status=1
 		fi
 		continue
