@@ -55,6 +55,7 @@
 
 #include <cmocka.h>
 
+#include "counter_fields.h"
 #include "ref_model.h"
 #include "test_platform.h"
 
@@ -570,13 +571,7 @@ static void check_aged(struct drv *t)
 	free(model);
 }
 
-#define COUNTER_FIELDS(X)                                                      \
-	X(accepted) X(markers_accepted) X(refused_over_credit) X(refused_markers) \
-	X(refused_invalid) X(refused_failed) X(refused_nodev) X(in_ring)        \
-	X(partial) X(ready) X(delivered) X(answered) X(auto_answered)          \
-	X(discarded) X(discarded_by_marker) X(groups_delivered)                \
-	X(groups_answered) X(groups_auto_answered) X(bad_answers)              \
-	X(aged_warnings) X(credits_attached) X(devices_attached)
+#define COUNTER_FIELDS(X) IOPFQ_MODEL_COUNTER_FIELDS(X)
 
 static void check_counters(struct drv *t)
 {

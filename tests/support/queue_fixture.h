@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "counter_fields.h"
 #include "test_platform.h"
 
 struct fx {
@@ -19,14 +20,8 @@ struct fx {
 	struct iopfq *q;
 };
 
-#define COUNTER_FIELDS(X)                                                      \
-	X(accepted) X(markers_accepted) X(refused_over_credit) X(refused_markers) \
-	X(refused_invalid) X(refused_failed) X(refused_nodev) X(in_ring)        \
-	X(partial) X(ready) X(delivered) X(answered) X(auto_answered)           \
-	X(discarded) X(discarded_by_marker) X(groups_delivered)                 \
-	X(groups_answered) X(groups_auto_answered) X(bad_answers)               \
-	X(aged_warnings) X(ring_claim_waits) X(credits_attached)                \
-	X(devices_attached)
+/* every counter, ring_claim_waits included */
+#define COUNTER_FIELDS(X) IOPFQ_MODEL_COUNTER_FIELDS(X) X(ring_claim_waits)
 
 /* What a refused call must leave as it was */
 struct snap {
