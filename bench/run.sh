@@ -25,19 +25,27 @@ for a in "$@"; do
 	esac
 done
 
-"$top/scripts/deps.sh" build test bench
-cmake --preset release >/dev/null
+"$top/scripts/deps.sh" build test benchlib bench
+cmake --preset release -DIOPFQ_BUILD_BENCH=ON >/dev/null
 cmake --build --preset release -j"$(nproc)" --target iopfq_bench iopfq_micro >/dev/null
 bin="$top/build/release/bench"
 out="$bin/out"
 rm -rf "$out"
 mkdir -p "$out"
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/load.txt"
-# the tree as measured: uncommitted changes in tracked files before the run
-# (the run itself rewrites RESULTS.md and bench/results/, which do not count)
-git -C "$top" status --porcelain --untracked-files=no -- . ':!RESULTS.md' ':!bench/results' |
-	wc -l >"$out/dirty.txt"
-git -C "$top" rev-parse HEAD >"$out/commit.txt"
+# the tree as measured: the commit, and uncommitted changes in tracked files
+# before the run (the run itself rewrites RESULTS.md and bench/results/, which
+# do not count). A tree without git (a tarball, a copy) is measured too, and
+# says so.
+if command -v git >/dev/null && git -C "$top" rev-parse HEAD >/dev/null 2>&1; then
+	git -C "$top" status --porcelain --untracked-files=no -- . ':!RESULTS.md' ':!bench/results' |
+		wc -l >"$out/dirty.txt"
+	git -C "$top" rev-parse HEAD >"$out/commit.txt"
+else
+	echo "bench/run.sh: not a git checkout (or no git): the results name no commit" >&2
+	echo unknown >"$out/dirty.txt"
+	echo unknown >"$out/commit.txt"
+fi
 
 # userfaultfd floor: root may use it; for others it needs this sysctl
 if [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/unprivileged_userfaultfd ]; then
@@ -50,11 +58,20 @@ rc=0
 if [ "$quick" = 0 ]; then
 	echo
 	echo "== perf counters per fault (separate pass: counters slow context switches in a VM) =="
-	if perf stat -e instructions true >/dev/null 2>&1; then
+	# perf stat exits 0 even where a VM has no hardware counters: it prints
+	# "<not supported>" for them, so ask it for one and read the answer
+	if ! command -v perf >/dev/null; then
+		echo "perf is not installed: no counter pass" | tee "$out/perf.txt"
+	elif perf stat -x, -e instructions true 2>&1 | grep -qE '^[0-9]+,'; then
 		"$bin/iopfq_bench" --perf --no-floors --no-stall --only 8x32/g4/busy --seconds 0.5 \
 			--json "$out/perf.json" | grep -E "^8x32/g4/busy |^scenario" | tee "$out/perf.txt" || true
 	else
-		echo "perf counters not available here" | tee "$out/perf.txt"
+		{
+			echo "hardware counters (cycles, instructions, cache misses) are not supported on this machine; software counters of the whole 8x32/g4/busy pass:"
+			perf stat -e task-clock,context-switches,cpu-migrations,page-faults -- \
+				"$bin/iopfq_bench" --no-floors --no-stall --only 8x32/g4/busy --seconds 0.5 \
+				2>&1 >/dev/null | grep -E 'task-clock|context-switches|cpu-migrations|page-faults|elapsed'
+		} | tee "$out/perf.txt"
 	fi
 fi
 

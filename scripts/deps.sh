@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages a command needs, only those missing.
-# Usage: scripts/deps.sh <group>...   groups: build test cross bench
+# Usage: scripts/deps.sh <group>...   groups: build test cross benchlib bench kernel dkms
 # Sourced knowledge of what each command needs lives here and nowhere else.
 set -euo pipefail
 
+# Every find_package/pkg_check_modules/find_path/find_library of the CMake build
+# and every program a script calls maps to a package here, in the group of each
+# command that needs it:
+#   tests/run-all.sh   build test cross benchlib   (+ kernel, dkms for its kernel step)
+#   bench/run.sh       build test benchlib bench
 declare -A groups=(
+	# compilers and CMake; clang for the sanitizer presets and the freestanding check
 	[build]="build-essential cmake pkg-config clang"
-	[test]="libcmocka-dev liburcu-dev file binutils spin"
+	# cmocka, liburcu-memb (tests, libiopfq); clang's sanitizer and libFuzzer
+	# runtimes (asan, tsan); python3 (JSON checks); git (repository checks)
+	[test]="libcmocka-dev liburcu-dev libclang-rt-14-dev file binutils spin python3 git"
 	[cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user-static libcmocka-dev:arm64 liburcu-dev:arm64"
-	[bench]="liburcu-dev libck-dev g++ libbenchmark-dev libbenchmark-tools hyperfine gnuplot-nox linux-perf python3-scipy"
+	# what configuring and building bench/ needs: liburcu-memb and -cds,
+	# Concurrency Kit, Google Benchmark (C++)
+	[benchlib]="liburcu-dev libck-dev g++ libbenchmark-dev"
+	# what running the benchmarks needs beyond building them
+	[bench]="libbenchmark-tools hyperfine gnuplot-nox linux-perf python3-scipy"
+	# tests/kernel/run.sh: Debian's kernel booted in QEMU with the module
+	[kernel]="linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio sparse build-essential"
+	# tests/kernel/dkms.sh
+	[dkms]="dkms"
 )
 
 want=()
@@ -33,5 +49,7 @@ if printf '%s\n' "${missing[@]}" | grep -q ':arm64$' &&
 fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# wait for another apt/dpkg (an unattended upgrade, a parallel job) to finish
+lock=(-o DPkg::Lock::Timeout=900)
+apt-get "${lock[@]}" update -qq
+apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

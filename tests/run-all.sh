@@ -9,22 +9,28 @@
 #             under qemu-aarch64-static
 #   riscv64   the same for riscv64 under qemu-riscv64-static (cmocka built
 #             from Debian's source package: scripts/riscv64-cmocka.sh)
+#   plain     the build a packager does, no preset: plain cmake, Release
+#             (-O3), with GCC and with Clang, warning-free under -Werror
+#             (tests/plain-build.sh; it also takes Debug and default types)
 #   kernel    iopfq.ko built against Debian's kernel and tested inside it,
 #             booted in qemu-system-x86_64 (tests/kernel/run.sh); and the
 #             DKMS add/build/install/remove path (tests/kernel/dkms.sh)
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
 # ctest summary; exits non-zero if anything failed. Usage:
-#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|kernel]...   (default: all)
+#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|kernel]...   (default: all)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-"$top/scripts/deps.sh" build test cross || exit 1
+# benchlib: the release/asan/tsan builds include the benchmarks (required,
+# -DIOPFQ_BUILD_BENCH=ON) for their self-test
+"$top/scripts/deps.sh" build test cross benchlib || exit 1
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 kernel)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 plain kernel)
 jobs=$(nproc)
+mkdir -p "$top/build"
 declare -A result
 status=0
 start=$(date +%s)
@@ -41,6 +47,18 @@ for p in "${presets[@]}"; do
 		fi
 		continue
 	fi
+	if [ "$p" = plain ]; then
+		echo "=== plain: cmake with no preset, Release, gcc and clang"
+		if "$top/tests/plain-build.sh" gcc:Release clang:Release | tee "$top/build/plain.log"; then
+			result[$p]="$(grep -c '^PASS' "$top/build/plain.log") plain builds warning-free"
+		else
+			result[$p]="FAILED: $(grep '^FAIL' "$top/build/plain.log" | tr '\n' ' ')"
+			status=1
+		fi
+		continue
+	fi
+	bench=()
+	case $p in release | asan | tsan) bench=(-DIOPFQ_BUILD_BENCH=ON) ;; esac
 	: >"build-$p.log"
 	echo "=== $p: configure and build"
 	if [ "$p" = riscv64 ] && ! "$top/scripts/riscv64-cmocka.sh" >"build-$p.log" 2>&1; then
@@ -49,7 +67,7 @@ for p in "${presets[@]}"; do
 		status=1
 		continue
 	fi
-	if ! cmake --preset "$p" >>"build-$p.log" 2>&1 ||
+	if ! cmake --preset "$p" ${bench[@]+"${bench[@]}"} >>"build-$p.log" 2>&1 ||
 		! cmake --build --preset "$p" -j"$jobs" >>"build-$p.log" 2>&1; then
 		tail -40 "build-$p.log"
 		result[$p]="BUILD FAILED (build-$p.log)"

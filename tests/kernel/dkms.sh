@@ -11,11 +11,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 fail() { echo "dkms test: FAIL: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (dkms installs into /lib/modules)"
-for p in dkms linux-headers-amd64; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" \
-			>/tmp/iopfq-dkms-apt.log 2>&1 || fail "apt-get install $p (see /tmp/iopfq-dkms-apt.log)"; }
-done
+"$top/scripts/deps.sh" dkms kernel >/tmp/iopfq-dkms-apt.log 2>&1 ||
+	fail "scripts/deps.sh dkms kernel (see /tmp/iopfq-dkms-apt.log)"
 kver=$(ls /lib/modules | grep -E 'amd64$' | sort -V | tail -1)
 [ -n "$kver" ] && [ -d "/lib/modules/$kver/build" ] || fail "no Debian kernel headers found"
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/kmod-adapter/dkms.conf")

@@ -37,17 +37,8 @@ fail() {
 	exit 1
 }
 
-pkgs=(linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio sparse
-      build-essential)
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "=== installing ${missing[*]}"
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
-		>/tmp/iopfq-kernel-apt.log 2>&1 || fail "apt-get install (see /tmp/iopfq-kernel-apt.log)"
-fi
+"$top/scripts/deps.sh" kernel >/tmp/iopfq-kernel-apt.log 2>&1 ||
+	fail "scripts/deps.sh kernel (see /tmp/iopfq-kernel-apt.log)"
 
 # Debian's kernel, not the host's: the newest with both image and headers
 kver=""

@@ -623,7 +623,8 @@ static int cmd_sim(int argc, char **argv)
 		case OPT_SEED:
 			if (parse_uint(optarg, 0, UINT64_MAX, &seed))
 				rc = usage_error("--seed: expected a whole number, got '%s'", optarg);
-			cfg.seed = seed;
+			else
+				cfg.seed = seed;
 			break;
 		case OPT_BUSY:
 			cfg.busy_poll = 1;
