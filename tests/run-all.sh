@@ -12,13 +12,16 @@
 #   plain     the build a packager does, no preset: plain cmake, Release
 #             (-O3), with GCC and with Clang, warning-free under -Werror
 #             (tests/plain-build.sh; it also takes Debug and default types)
+#   fresh     tests/fresh-machine.sh: the README's two commands (release
+#             preset, bench/run.sh --quick) inside a minimal Debian 12 root
+#             made by debootstrap, where no package is installed beforehand
 #   kernel    iopfq.ko built against Debian's kernel and tested inside it,
 #             booted in qemu-system-x86_64 (tests/kernel/run.sh); and the
 #             DKMS add/build/install/remove path (tests/kernel/dkms.sh)
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
 # ctest summary; exits non-zero if anything failed. Usage:
-#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|kernel]...   (default: all)
+#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|fresh|kernel]...   (default: all)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -28,7 +31,7 @@ cd "$top"
 "$top/scripts/deps.sh" build test cross benchlib || exit 1
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 plain kernel)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 plain fresh kernel)
 jobs=$(nproc)
 mkdir -p "$top/build"
 declare -A result
@@ -43,6 +46,16 @@ for p in "${presets[@]}"; do
 			result[$p]="$(grep -E '^kernel test:' "$top/build/kernel-test.log" | tail -1); $(grep -E '^dkms test:' "$top/build/kernel-test.log" | tail -1)"
 		else
 			result[$p]="FAILED: $(grep -E '^(kernel|dkms) test:' "$top/build/kernel-test.log" | tr '\n' ' ')"
+			status=1
+		fi
+		continue
+	fi
+	if [ "$p" = fresh ]; then
+		echo "=== fresh: the README commands on a minimal Debian 12 root (debootstrap)"
+		if "$top/tests/fresh-machine.sh" | tee "$top/build/fresh.log"; then
+			result[$p]="$(grep -c '^PASS' "$top/build/fresh.log") commands passed on a fresh Debian 12"
+		else
+			result[$p]="FAILED: $(grep '^FAIL' "$top/build/fresh.log" | tr '\n' ' ')"
 			status=1
 		fi
 		continue
