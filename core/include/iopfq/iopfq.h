@@ -101,15 +101,22 @@ struct iopfq_aged {
 /**
  * struct iopfq_ops - what the adapter provides; all but @relax are required
  * @page_response: send a Page Group Response to the device. Called once per
- *	answered group, by whoever answered it (a responder thread, or the
- *	consumer side for detach/flush). Must not call back into the queue's
- *	consumer side.
+ *	answered group, by whoever answered it (an iopfq_respond() caller, or
+ *	the consumer side for detach/flush). It may call iopfq_report(),
+ *	iopfq_respond() and iopfq_counters(). It must not call a consumer-side
+ *	function of the same queue, on any path: the core cannot tell one
+ *	thread from another, so it does not refuse such a call, and a detach
+ *	or flush of the answered device made from an answer that
+ *	iopfq_respond() runs would wait forever for the answer it runs inside.
+ *	An adapter whose callbacks may call back keeps a per-thread mark and
+ *	refuses those calls itself (libiopfq returns -EDEADLK: iopfq/user.h).
  * @synchronize: wait until every iopfq_report() that began before the call
  *	has returned (synchronize_rcu() in the kernel, liburcu's in userspace).
  * @notify: wake the consumer. Context: any, including hard IRQ; called
  *	only after iopfq_prepare_sleep() allowed the consumer to sleep.
  * @now_ns: a monotonic clock in nanoseconds (consumer side only).
- * @aged: told once per group that iopfq_age_scan() finds too old.
+ * @aged: told once per group that iopfq_age_scan() finds too old; runs
+ *	on the consumer side, with the same rule as @page_response.
  * @relax: optional; called while the consumer side waits for an answer in
  *	progress on another thread to finish (detach); NULL spins.
  * @ctx: passed to every hook.
