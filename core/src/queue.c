@@ -39,9 +39,9 @@
 #define DEV_DETACHING 3u
 #define DEV_STATE_MASK 3u
 #define DEV_IDX_BITS 12
-#define DEV_GEN_MAX ((1u << 20) - 1)
 
 IOPFQ_STATIC_ASSERT(IOPFQ_MAX_DEVICES == (1u << DEV_IDX_BITS), "device index bits");
+IOPFQ_STATIC_ASSERT(DEV_IDX_BITS + IOPFQ_DEV_GEN_BITS == 32, "a handle is index and generation");
 
 /* One cache line per device: its producers and answerers share it. */
 struct iopfq_dev {
@@ -137,6 +137,7 @@ struct iopfq {
 	iopfq_u32 *hash;
 	iopfq_u32 cookie_index_mask;
 	iopfq_u32 cookie_gen_max;
+	iopfq_u32 dev_gen_max;      /* a free slot at this generation is retired */
 
 	struct iopfq_ring ring;
 
@@ -230,6 +231,9 @@ int iopfq_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo)
 	g.group_slots = cfg->credit_budget;
 	g.page_slots = cfg->credit_budget;
 	g.hash_buckets = pow2_at_least(cfg->credit_budget);
+	if (cfg->dev_gen_bits > IOPFQ_DEV_GEN_BITS)
+		return -IOPFQ_EINVAL;
+	g.dev_gen_bits = cfg->dev_gen_bits ? cfg->dev_gen_bits : IOPFQ_DEV_GEN_BITS;
 	*geo = g; /* only on success: a failed call changes nothing */
 	return 0;
 }
@@ -319,6 +323,7 @@ struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_con
 	q->cookie_index_mask = geo.cookie_slots - 1;
 	q->cookie_gen_max = geo.cookie_gen_bits >= 32 ? IOPFQ_U32_MAX
 						      : (1u << geo.cookie_gen_bits) - 1;
+	q->dev_gen_max = (1u << geo.dev_gen_bits) - 1;
 
 	for (i = 0; i < cfg->max_devices; i++)
 		q->devs[i].partial_head = NIL;
@@ -404,15 +409,19 @@ int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev
 		return -IOPFQ_EEXIST;
 	if (credits > q->cfg.credit_budget - q->credits_attached)
 		return -IOPFQ_ENOSPC;
+	/*
+	 * A free slot whose last generation was issued is retired: reusing it
+	 * would have to start the generations again, and a handle detached
+	 * long ago would name the new device.
+	 */
 	for (i = 0; i < q->cfg.max_devices && !d; i++)
-		if (dev_state(q->devs[i].state_gen) == DEV_FREE)
+		if (dev_state(q->devs[i].state_gen) == DEV_FREE &&
+		    (q->devs[i].state_gen >> 2) < q->dev_gen_max)
 			d = &q->devs[i];
 	if (!d)
 		return -IOPFQ_ENOSPC;
 
 	gen = (d->state_gen >> 2) + 1;
-	if (gen > DEV_GEN_MAX)
-		gen = 1;
 	d->credits = credits;
 	d->marker_credits = q->cfg.marker_credits;
 	d->dev_id = dev_id;

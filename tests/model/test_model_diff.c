@@ -94,11 +94,11 @@ struct model_config {
 };
 
 static const struct model_config configs[] = {
-	{ "devices 2, budget 2, gen bits 2", { 2, 2, 0, 2, 0 } },
-	{ "devices 3, budget 5, gen bits 3, 1 marker credit", { 3, 5, 1, 3, 0 } },
-	{ "devices 4, budget 16, gen bits 0 (all)", { 4, 16, 3, 0, 0 } },
-	{ "devices 1, budget 1, gen bits 2", { 1, 1, 1, 2, 0 } },
-	{ "devices 2, budget 7, gen bits 2, 4 marker credits", { 2, 7, 4, 2, 0 } },
+	{ "devices 2, budget 2, gen bits 2", { 2, 2, 0, 2, 0, 0 } },
+	{ "devices 3, budget 5, gen bits 3, 1 marker credit", { 3, 5, 1, 3, 0, 0 } },
+	{ "devices 4, budget 16, gen bits 0 (all)", { 4, 16, 3, 0, 0, 0 } },
+	{ "devices 1, budget 1, gen bits 2", { 1, 1, 1, 2, 0, 0 } },
+	{ "devices 2, budget 7, gen bits 2, 4 marker credits", { 2, 7, 4, 2, 0, 0 } },
 };
 #define NCONFIGS (sizeof(configs) / sizeof(configs[0]))
 

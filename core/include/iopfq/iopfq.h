@@ -140,6 +140,14 @@ struct iopfq_ops {
  * @cookie_gen_bits: generation bits in a cookie, 2 .. 32 - index bits
  *	(0: all the bits the slot index leaves). Small values are for tests.
  * @ring_start: first ring position; tests start near 2^32 (default 0)
+ * @dev_gen_bits: generation bits in a device handle, 1 .. 20 (0: 20).
+ *	Small values are for tests. A device-table slot issues generations
+ *	1 .. 2^@dev_gen_bits - 1, one per attach; when its last generation is
+ *	detached the slot is retired for the queue's lifetime, so that a
+ *	detached handle is stale forever. The cost: a queue admits at most
+ *	max_devices * (2^@dev_gen_bits - 1) attaches in its lifetime
+ *	(max_devices * 1 048 575 by default: 1 048 575 for one device), after
+ *	which iopfq_attach() returns -ENOSPC.
  */
 struct iopfq_config {
 	iopfq_u32 max_devices;
@@ -147,12 +155,14 @@ struct iopfq_config {
 	iopfq_u32 marker_credits;
 	iopfq_u32 cookie_gen_bits;
 	iopfq_u32 ring_start;
+	iopfq_u32 dev_gen_bits;
 };
 
 #define IOPFQ_MAX_DEVICES 4096u
 #define IOPFQ_MAX_CREDITS (1u << 20)
 #define IOPFQ_DEFAULT_MARKER_CREDITS 2u
 #define IOPFQ_MAX_MARKER_CREDITS 64u
+#define IOPFQ_DEV_GEN_BITS 20u /* handle = generation << 12 | slot index */
 
 /**
  * struct iopfq_request - one page request as the IOMMU decoded it
@@ -216,6 +226,7 @@ struct iopfq_geometry {
 	iopfq_u32 group_slots;    /* == budget */
 	iopfq_u32 page_slots;     /* == budget */
 	iopfq_u32 hash_buckets;   /* power of two >= budget */
+	iopfq_u32 dev_gen_bits;   /* generations a device slot issues before it retires */
 };
 
 /**
@@ -251,7 +262,8 @@ struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_con
  * Context: consumer side.
  * Return: 0; -EINVAL for 0 credits or a NULL @handle; -EEXIST if @dev_id is
  * attached; -ENOSPC if the credit budget or the device table is spent
- * (admission control: what keeps the ring from ever overflowing).
+ * (admission control: what keeps the ring from ever overflowing; a slot
+ * whose generations are spent is retired, see struct iopfq_config).
  */
 int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
 		 iopfq_dev_t *handle);
