@@ -202,7 +202,6 @@ struct iopfq_ioc_queue_stats {
 	__u64 groups_auto_answered;
 	__u64 bad_answers;
 	__u64 ring_claim_waits;
-	__u64 read_pending;      /* records held back by a failed copy_to_user */
 	__u64 base_allocs;       /* baseline: kzalloc of groups and partial pages */
 	__u64 base_frees;
 	__u64 base_alloc_failures;

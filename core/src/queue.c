@@ -674,15 +674,40 @@ static void drain_marker(struct iopfq *q, iopfq_u32 dev_idx, iopfq_u32 pasid)
 	IOPFQ_FETCH_ADD(&d->markers_in_use, -1);
 }
 
+/* Queue group @gi ready right after group @after (NIL: at the head). */
+static void ready_insert(struct iopfq *q, iopfq_u32 gi, iopfq_u32 after)
+{
+	struct iopfq_group *g = &q->groups[gi];
+
+	g->where = IOPFQ_GROUP_READY;
+	if (after == NIL) {
+		g->next = q->ready_head;
+		q->ready_head = gi;
+	} else {
+		g->next = q->groups[after].next;
+		q->groups[after].next = gi;
+	}
+	if (g->next == NIL)
+		q->ready_tail = gi;
+}
+
 static void ready_push(struct iopfq *q, iopfq_u32 gi)
 {
-	q->groups[gi].where = IOPFQ_GROUP_READY;
-	q->groups[gi].next = NIL;
-	if (q->ready_tail == NIL)
-		q->ready_head = gi;
-	else
-		q->groups[q->ready_tail].next = gi;
-	q->ready_tail = gi;
+	ready_insert(q, gi, q->ready_tail);
+}
+
+/* A free page holding one request; the caller made sure there is one. */
+static iopfq_u32 page_take(struct iopfq *q, iopfq_u64 addr, iopfq_u32 flags, iopfq_u32 perm)
+{
+	iopfq_u32 pi = q->page_free;
+	struct iopfq_page *p = &q->pages[pi];
+
+	q->page_free = p->next;
+	p->addr = addr;
+	p->flags = flags;
+	p->perm = perm;
+	p->next = NIL;
+	return pi;
 }
 
 static void drain_page(struct iopfq *q, iopfq_u32 dev_idx, const struct iopfq_request *e,
@@ -691,22 +716,15 @@ static void drain_page(struct iopfq *q, iopfq_u32 dev_idx, const struct iopfq_re
 	iopfq_u32 *bucket = &q->hash[group_hash(q, dev_idx, e->flags, e->pasid, e->grpid)];
 	struct iopfq_dev *d = &q->devs[dev_idx];
 	struct iopfq_group *g;
-	struct iopfq_page *p;
 	iopfq_u32 gi = *bucket, pi;
 
 	while (gi != NIL && !group_matches(&q->groups[gi], dev_idx, e->flags, e->pasid, e->grpid))
 		gi = q->groups[gi].hash_next;
 
 	/* never fails while credits are honoured: pages and groups <= budget */
-	pi = q->page_free;
-	if (IOPFQ_WARN_ON(pi == NIL || (gi == NIL && q->group_free == NIL)))
+	if (IOPFQ_WARN_ON(q->page_free == NIL || (gi == NIL && q->group_free == NIL)))
 		return;
-	q->page_free = q->pages[pi].next;
-	p = &q->pages[pi];
-	p->addr = e->addr;
-	p->flags = e->flags;
-	p->perm = e->perm;
-	p->next = NIL;
+	pi = page_take(q, e->addr, e->flags, e->perm);
 
 	if (gi == NIL) {
 		gi = q->group_free;
@@ -866,6 +884,112 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 		group_release(q, gi);
 	}
 	return (int)written;
+}
+
+/*
+ * The records of one delivered group at @r (at most @n of them), checked
+ * against its response slot: the cookie is live, and every record is one
+ * of that group's, as iopfq_read() wrote it. Return: the group's record
+ * count, or 0 if @r does not start a whole delivered group.
+ */
+static iopfq_u32 restore_group_len(struct iopfq *q, const struct iopfq_hwpt_pgfault *r,
+				   iopfq_u32 n)
+{
+	iopfq_u32 cookie = r->cookie, si = cookie & q->cookie_index_mask, k;
+	const struct iopfq_cslot *cs = &q->cslots[si];
+
+	if ((cookie >> q->geo.cookie_index_bits) == 0 ||
+	    IOPFQ_LOAD_RELAXED(&cs->cookie) != cookie || cs->npages > n)
+		return 0;
+	for (k = 0; k < cs->npages; k++) {
+		struct iopfq_request req;
+
+		req.flags = r[k].flags;
+		req.pasid = r[k].pasid;
+		req.grpid = r[k].grpid;
+		req.perm = r[k].perm;
+		req.addr = r[k].addr;
+		if (r[k].cookie != cookie || r[k].dev_id != cs->dev_id || r[k].pasid != cs->pasid ||
+		    r[k].grpid != cs->grpid ||
+		    (r[k].flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID) != cs->flags ||
+		    !(r[k].flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE) != (k + 1 < cs->npages) ||
+		    !request_is_valid(&req) || request_is_marker(&req))
+			return 0;
+	}
+	return cs->npages;
+}
+
+/* Rebuild a revoked group from its records and queue it ready after @after (NIL: first). */
+static iopfq_u32 restore_group(struct iopfq *q, const struct iopfq_cslot *cs,
+			       const struct iopfq_hwpt_pgfault *r, iopfq_u32 after)
+{
+	iopfq_u32 gi = q->group_free, k;
+	struct iopfq_group *g;
+
+	/* never fails: the group still held its credits, so its slots are free */
+	if (IOPFQ_WARN_ON(gi == NIL))
+		return after;
+	g = &q->groups[gi];
+	q->group_free = g->next;
+	g->dev_idx = cs->dev_idx;
+	g->flags = cs->flags;
+	g->pasid = cs->pasid;
+	g->grpid = cs->grpid;
+	g->npages = 0;
+	g->warned = cs->warned;
+	g->first_ns = cs->first_ns;
+	g->first_page = g->last_page = NIL;
+	for (k = 0; k < cs->npages; k++) {
+		iopfq_u32 pi;
+
+		if (IOPFQ_WARN_ON(q->page_free == NIL))
+			break;
+		pi = page_take(q, r[k].addr, r[k].flags, r[k].perm);
+		if (g->first_page == NIL)
+			g->first_page = pi;
+		else
+			q->pages[g->last_page].next = pi;
+		g->last_page = pi;
+		g->npages++;
+	}
+	ready_insert(q, gi, after);
+	return gi;
+}
+
+int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, iopfq_u32 n)
+{
+	iopfq_u32 i, len, after = NIL;
+	int restored = 0;
+
+	if (!q || (!recs && n))
+		return -IOPFQ_EINVAL;
+	/* all or nothing: every group is checked before any is touched */
+	for (i = 0; i < n; i += len) {
+		len = restore_group_len(q, recs + i, n - i);
+		if (!len)
+			return -IOPFQ_EINVAL;
+	}
+	for (i = 0; i < n; i += len) {
+		iopfq_u32 cookie = recs[i].cookie;
+		struct iopfq_cslot *cs = &q->cslots[cookie & q->cookie_index_mask];
+
+		len = cs->npages;
+		/*
+		 * K2: the revoke, as detach's. If an answer won the cookie
+		 * meanwhile (its writer saw the part of the buffer that reached
+		 * it), the group is answered and gone: nothing to queue again.
+		 */
+		if (IOPFQ_CAS_ACQ_REL(&cs->cookie, cookie, 0u) != cookie)
+			continue;
+		after = restore_group(q, cs, recs + i, after);
+		consumer_add(&q->ready, len);
+		consumer_sub(&q->delivered_total, len);
+		consumer_sub(&q->groups_delivered, 1);
+		/* K3': release; the slot is free for the reader (which is us) */
+		IOPFQ_STORE_RELEASE(&cs->busy, 0u);
+		restored++;
+	}
+	return restored;
 }
 
 /* ---------------------------------------------------------------------- */

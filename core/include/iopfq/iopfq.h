@@ -318,6 +318,24 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
  */
 int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max);
 
+/**
+ * iopfq_read_restore - undo the delivery of groups whose records a read
+ * could not hand on (a copy_to_user() that failed part-way), as iommufd
+ * does: each group's cookie is revoked (an answer with it is -EINVAL from
+ * now on) and the group is queued again ahead of every other complete
+ * group, in the order of @recs; the next iopfq_read() delivers it with a
+ * new cookie. A group whose cookie an answer won meanwhile (its writer saw
+ * the part of the buffer that did arrive) is answered and is not queued.
+ * @recs: whole groups, each record as iopfq_read() wrote it, of groups
+ *	delivered and neither answered, revoked nor restored since
+ * @n: records in @recs
+ * Context: consumer side.
+ * Return: groups queued again (>= 0); -EINVAL for a NULL @q, a NULL @recs
+ * with @n > 0, or records that are not whole delivered groups with live
+ * cookies (nothing changed).
+ */
+int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, iopfq_u32 n);
+
 /* Records in the next complete group (0 if none). Context: consumer side. */
 iopfq_u32 iopfq_next_group_size(struct iopfq *q);
 
