@@ -684,22 +684,9 @@ static long ioc_queue_stats(struct iopfq_file *f, void __user *argp)
 		iopfq_base_stats(f->base, &st);
 	} else {
 		iopfq_counters(f->q, &c);
-		st.accepted = c.accepted;
-		st.refused_over_credit = c.refused_over_credit;
-		st.refused_invalid = c.refused_invalid;
-		st.refused_nodev = c.refused_nodev;
-		st.in_ring = c.in_ring;
-		st.partial = c.partial;
-		st.ready = c.ready;
-		st.delivered = c.delivered;
-		st.answered = c.answered;
-		st.auto_answered = c.auto_answered;
-		st.discarded = c.discarded;
-		st.groups_delivered = c.groups_delivered;
-		st.groups_answered = c.groups_answered;
-		st.groups_auto_answered = c.groups_auto_answered;
-		st.bad_answers = c.bad_answers;
-		st.ring_claim_waits = c.ring_claim_waits;
+#define COPY_(type, name) st.name = c.name;
+		IOPFQ_COUNTERS(COPY_)
+#undef COPY_
 	}
 	if (copy_to_user(argp, &st, sizeof(st)))
 		return -EFAULT;

@@ -181,6 +181,48 @@ struct iopfq_request {
 	iopfq_u64 addr;
 };
 
+/*
+ * IOPFQ_PRODUCER_STATS(X) - what each device's producers count, relaxed, in
+ * the device's own table entry; iopfq_counters() sums them over the
+ * attached devices and those gone. X(type, name), type u64.
+ */
+#define IOPFQ_PRODUCER_STATS(X)                                                \
+	X(u64, markers_accepted)    /* Stop Markers taken */                   \
+	X(u64, refused_over_credit) /* -EDQUOT: beyond the device's credits */ \
+	X(u64, refused_markers)     /* -EDQUOT: beyond the marker credits */   \
+	X(u64, refused_invalid)     /* -EINVAL: malformed request */           \
+	X(u64, refused_failed)      /* -EIO: device in the failed state */
+
+/*
+ * IOPFQ_COUNTERS(X) - every field of struct iopfq_counters, in order, as
+ * X(type, name) with type u64 or u32: the one list that the struct, the
+ * kernel adapter's ioctl copy and the tests expand. A counter is added here
+ * and nowhere else.
+ */
+#define IOPFQ_COUNTERS(X)                                                      \
+	/* producer side */                                                    \
+	X(u64, accepted)            /* page requests taken (a credit each) */  \
+	IOPFQ_PRODUCER_STATS(X)                                                \
+	X(u64, refused_nodev)       /* -ENODEV: unknown or detached handle */  \
+	/* where accepted page requests are now (pages) */                     \
+	X(u64, in_ring)                                                        \
+	X(u64, partial)                                                        \
+	X(u64, ready)                                                          \
+	X(u64, delivered)           /* read, not yet answered */               \
+	X(u64, answered)            /* answered through iopfq_respond() */     \
+	X(u64, auto_answered)       /* answered INVALID by detach or flush */  \
+	X(u64, discarded)           /* dropped without answer (marker, flush, detach) */ \
+	X(u64, discarded_by_marker) /* part of discarded */                    \
+	/* groups and cookies */                                               \
+	X(u64, groups_delivered)                                               \
+	X(u64, groups_answered)     /* by iopfq_respond() */                   \
+	X(u64, groups_auto_answered)                                           \
+	X(u64, bad_answers)         /* -EINVAL answers: unknown/stale/answered cookie or bad code */ \
+	X(u64, aged_warnings)                                                  \
+	X(u64, ring_claim_waits)    /* must be 0 while credits are honoured */ \
+	X(u32, credits_attached)    /* sum of attached devices' credits */     \
+	X(u32, devices_attached)
+
 /**
  * struct iopfq_counters - a snapshot; exact at a quiescent point
  *
@@ -189,32 +231,9 @@ struct iopfq_request {
  *             + answered + auto_answered + discarded
  */
 struct iopfq_counters {
-	/* producer side */
-	iopfq_u64 accepted;              /* page requests taken (a credit each) */
-	iopfq_u64 markers_accepted;      /* Stop Markers taken */
-	iopfq_u64 refused_over_credit;   /* -EDQUOT: beyond the device's credits */
-	iopfq_u64 refused_markers;       /* -EDQUOT: beyond the marker credits */
-	iopfq_u64 refused_invalid;       /* -EINVAL: malformed request */
-	iopfq_u64 refused_failed;        /* -EIO: device in the failed state */
-	iopfq_u64 refused_nodev;         /* -ENODEV: unknown or detached handle */
-	/* where accepted page requests are now (pages) */
-	iopfq_u64 in_ring;
-	iopfq_u64 partial;
-	iopfq_u64 ready;
-	iopfq_u64 delivered;             /* read, not yet answered */
-	iopfq_u64 answered;              /* answered through iopfq_respond() */
-	iopfq_u64 auto_answered;         /* answered INVALID by detach or flush */
-	iopfq_u64 discarded;             /* dropped without answer (marker, flush, detach) */
-	iopfq_u64 discarded_by_marker;   /* part of discarded */
-	/* groups and cookies */
-	iopfq_u64 groups_delivered;
-	iopfq_u64 groups_answered;       /* by iopfq_respond() */
-	iopfq_u64 groups_auto_answered;
-	iopfq_u64 bad_answers;           /* -EINVAL answers: unknown/stale/answered cookie or bad code */
-	iopfq_u64 aged_warnings;
-	iopfq_u64 ring_claim_waits;      /* must be 0 while credits are honoured */
-	iopfq_u32 credits_attached;      /* sum of attached devices' credits */
-	iopfq_u32 devices_attached;
+#define IOPFQ_COUNTER_FIELD_(type, name) iopfq_##type name;
+	IOPFQ_COUNTERS(IOPFQ_COUNTER_FIELD_)
+#undef IOPFQ_COUNTER_FIELD_
 };
 
 /* Derived sizes, for memsize planning and documentation */
