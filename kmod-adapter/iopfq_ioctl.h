@@ -13,8 +13,8 @@
  * kthread, the threaded-IRQ path, or an hrtimer callback in hard-IRQ
  * context) and read the devices' counters and latency histograms.
  *
- * Usable from the kernel and from user space (includes only linux/types.h
- * and linux/ioctl.h). Every struct is made of naturally aligned __u32/__u64
+ * Usable from the kernel and from user space (includes only linux/types.h,
+ * linux/ioctl.h and iopfq/iopfq.h, which includes no system header). Every struct is made of naturally aligned __u32/__u64
  * fields, so 32-bit and 64-bit callers share the layout. Every ioctl checks
  * its input and fails with nothing changed.
  */
@@ -23,6 +23,8 @@
 
 #include <linux/ioctl.h>
 #include <linux/types.h>
+
+#include <iopfq/iopfq.h>
 
 #define IOPFQ_DEVICE_PATH "/dev/iopfq"
 
@@ -180,29 +182,16 @@ struct iopfq_ioc_dev_stats {
 
 /**
  * struct iopfq_ioc_queue_stats - IOPFQ_IOC_QUEUE_STATS: the queue's counters
- * Core mode fills the core's counters (struct iopfq_counters); baseline
- * mode fills what it can and its allocation counts.
+ * Core mode fills every field of struct iopfq_counters (the same list,
+ * IOPFQ_COUNTERS, each widened to __u64); baseline mode fills what it can
+ * and its allocation counts.
  */
 struct iopfq_ioc_queue_stats {
 	__u32 mode;
-	__u32 devices_attached;
-	__u64 accepted;
-	__u64 refused_over_credit;
-	__u64 refused_invalid;
-	__u64 refused_nodev;
-	__u64 in_ring;
-	__u64 partial;
-	__u64 ready;
-	__u64 delivered;
-	__u64 answered;
-	__u64 auto_answered;
-	__u64 discarded;
-	__u64 groups_delivered;
-	__u64 groups_answered;
-	__u64 groups_auto_answered;
-	__u64 bad_answers;
-	__u64 ring_claim_waits;
-	__u64 read_pending;      /* records held back by a failed copy_to_user */
+	__u32 __reserved;        /* zero */
+#define IOPFQ_IOC_COUNTER_(type, name) __u64 name;
+	IOPFQ_COUNTERS(IOPFQ_IOC_COUNTER_)
+#undef IOPFQ_IOC_COUNTER_
 	__u64 base_allocs;       /* baseline: kzalloc of groups and partial pages */
 	__u64 base_frees;
 	__u64 base_alloc_failures;

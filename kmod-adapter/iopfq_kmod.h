@@ -61,10 +61,6 @@ extern struct iopfq_global iopfq_global;
  * @mem: the core's memory (kvzalloc, iopfq_memsize() bytes)
  * @q: the core queue in @mem
  * @recs: the read bounce buffer: room for the largest group (credit_budget)
- * @recs_off: first held-back record in @recs
- * @recs_pending: records of whole groups in @recs that iopfq_read()
- *	delivered but copy_to_user() did not hand out: the next read returns
- *	them first
  * @base: the baseline queue (baseline mode)
  * @devs: simulated devices (struct iopfq_simdev), under @lock
  * @ndevs: number of them
@@ -78,8 +74,6 @@ struct iopfq_file {
 	void *mem;
 	struct iopfq *q;
 	struct iopfq_hwpt_pgfault *recs;
-	u32 recs_off;
-	u32 recs_pending;
 	struct iopfq_base *base;
 	struct list_head devs;
 	u32 ndevs;

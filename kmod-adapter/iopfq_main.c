@@ -26,16 +26,13 @@
  *
  * read() and a failing copy_to_user(): iopfq_read() moves whole groups
  * into the bounce buffer f->recs, then they are copied to the user. If the
- * copy fails, the groups are already delivered (their cookies are live), so
- * they are not lost: the groups that did not reach the user whole stay in
- * f->recs (f->recs_pending) and the next read() returns them first, with the
- * same cookies, before anything newer. They can also be answered meanwhile
- * by anyone who knows a cookie. Detach and flush drop held-back groups of
- * theirs together with the cookies. read() returns -EFAULT only if nothing
- * was copied, else the bytes of the whole groups copied. Re-queueing them
- * into the core instead would need an "undeliver" call the core does not
- * have, and would reissue cookies the user may have seen in the part of the
- * buffer that was written.
+ * copy fails part-way, the groups that reached the user whole stay
+ * delivered; the others are given back with iopfq_read_restore(), which
+ * revokes their cookies (the user may have seen one in the part that was
+ * written) and queues them again ahead of everything else, so the next
+ * read() delivers them with new cookies, as iommufd does. read() returns
+ * -EFAULT only if nothing was copied, else the bytes of the whole groups
+ * copied.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -165,7 +162,6 @@ static int core_alloc(struct iopfq_fh *fh, const struct iopfq_config *cfg)
 	f->mem = PTR_ALIGN(raw, IOPFQ_KMOD_ALIGN);
 	f->q = q;
 	f->recs = recs;
-	f->recs_pending = 0;
 	f->cfg = *cfg;
 	return 0;
 }
@@ -240,55 +236,45 @@ int iopfq_file_report(struct iopfq_simdev *sd, const struct iopfq_request *req, 
 /* read, write, poll                                                       */
 
 /*
- * Records at the head of the held-back ones that form whole groups and fit
- * in @max records. The held-back records come from one iopfq_read(): each
- * group's records are consecutive and share a cookie no other live group
- * has, so a change of cookie is a group boundary.
+ * Records of the whole groups at the start of @r (@n records from one
+ * iopfq_read()): each group's records are consecutive and share a cookie no
+ * other live group has, so a change of cookie is a group boundary.
  */
-static u32 pending_whole(const struct iopfq_file *f, u32 max)
+static u32 whole_groups(const struct iopfq_hwpt_pgfault *r, u32 got, u32 n)
 {
-	const struct iopfq_hwpt_pgfault *r = f->recs + f->recs_off;
-	u32 n = 0;
+	u32 whole = 0;
 
-	while (n < f->recs_pending) {
+	while (whole < n) {
 		u32 g = 1;
 
-		while (n + g < f->recs_pending && r[n + g].cookie == r[n].cookie)
+		while (whole + g < got && r[whole + g].cookie == r[whole].cookie)
 			g++;
-		if (n + g > max)
+		if (whole + g > n)
 			break;
-		n += g;
+		whole += g;
 	}
-	return n;
+	return whole;
 }
 
 static ssize_t core_read(struct iopfq_file *f, char __user *buf, size_t count)
 {
-	u32 room = count / REC_SIZE, n, whole;
+	u32 room = count / REC_SIZE, whole;
 	size_t done = 0, left;
-	int rc = 0;
+	int got, rc = 0;
 
 	while (room) {
-		if (!f->recs_pending) {
-			int got = iopfq_read(f->q, f->recs, min(room, f->cfg.credit_budget));
-
-			if (got <= 0)
-				break; /* none, or the first group does not fit: 0 */
-			f->recs_off = 0;
-			f->recs_pending = got;
-		}
-		n = pending_whole(f, room);
-		if (!n)
-			break;
+		got = iopfq_read(f->q, f->recs, min(room, f->cfg.credit_budget));
+		if (got <= 0)
+			break; /* none, or the first group does not fit: 0 */
 		/* every byte of these records was written by iopfq_read() */
-		left = copy_to_user(buf + done, f->recs + f->recs_off, (size_t)n * REC_SIZE);
-		/* only whole groups that reached the user count; the rest stays held back */
-		whole = left ? pending_whole(f, ((size_t)n * REC_SIZE - left) / REC_SIZE) : n;
-		f->recs_off += whole;
-		f->recs_pending -= whole;
+		left = copy_to_user(buf + done, f->recs, (size_t)got * REC_SIZE);
+		whole = left ? whole_groups(f->recs, got, ((size_t)got * REC_SIZE - left) / REC_SIZE)
+			     : got;
 		done += (size_t)whole * REC_SIZE;
 		room -= whole;
 		if (left) {
+			/* the rest: cookies revoked, queued again first */
+			WARN_ON(iopfq_read_restore(f->q, f->recs + whole, got - whole) < 0);
 			rc = -EFAULT;
 			break;
 		}
@@ -377,7 +363,7 @@ static __poll_t iopfq_fop_poll(struct file *file, struct poll_table_struct *wait
 	if (f->mode == IOPFQ_MODE_BASELINE) {
 		ready = iopfq_base_ready(f->base);
 	} else {
-		ready = f->recs_pending || iopfq_poll_ready(f->q);
+		ready = iopfq_poll_ready(f->q);
 		/*
 		 * Announce the sleep, then re-check (Dekker with the producers'
 		 * publish-then-check): either a producer sees the announcement
@@ -419,24 +405,6 @@ static int iopfq_fop_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Drop the held-back records of (@dev_id, all PASIDs or one): revoked. */
-static void purge_pending(struct iopfq_file *f, u32 dev_id, bool all, bool pasid_valid, u32 pasid)
-{
-	struct iopfq_hwpt_pgfault *r = f->recs + f->recs_off;
-	u32 i, kept = 0;
-
-	for (i = 0; i < f->recs_pending; i++) {
-		bool match = r[i].dev_id == dev_id &&
-			     (all || (!!(r[i].flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID) == pasid_valid &&
-				      r[i].pasid == pasid));
-
-		if (!match)
-			f->recs[kept++] = r[i];
-	}
-	f->recs_off = 0;
-	f->recs_pending = kept;
-}
-
 /* Stop, detach and free one simulated device. Context: f->lock held; sleeps. */
 static void dev_remove(struct iopfq_file *f, struct iopfq_simdev *sd)
 {
@@ -445,7 +413,6 @@ static void dev_remove(struct iopfq_file *f, struct iopfq_simdev *sd)
 		iopfq_base_detach(f->base, sd);
 	} else {
 		WARN_ON_ONCE(iopfq_detach(f->q, sd->handle));
-		purge_pending(f, sd->dev_id, true, false, 0);
 	}
 	list_del(&sd->node);
 	f->ndevs--;
@@ -592,7 +559,6 @@ static long ioc_flush(struct iopfq_file *f, void __user *argp)
 				 no_resp ? IOPFQ_FLUSH_NO_RESPONSE : 0);
 		if (rc)
 			return rc;
-		purge_pending(f, sd->dev_id, false, pasid_valid, fl.pasid);
 	}
 	/* what was neither answered nor delivered is gone: the device forgets it */
 	iopfq_sim_forget_pasid(sd, pasid_valid, fl.pasid);
@@ -718,23 +684,9 @@ static long ioc_queue_stats(struct iopfq_file *f, void __user *argp)
 		iopfq_base_stats(f->base, &st);
 	} else {
 		iopfq_counters(f->q, &c);
-		st.accepted = c.accepted;
-		st.refused_over_credit = c.refused_over_credit;
-		st.refused_invalid = c.refused_invalid;
-		st.refused_nodev = c.refused_nodev;
-		st.in_ring = c.in_ring;
-		st.partial = c.partial;
-		st.ready = c.ready;
-		st.delivered = c.delivered;
-		st.answered = c.answered;
-		st.auto_answered = c.auto_answered;
-		st.discarded = c.discarded;
-		st.groups_delivered = c.groups_delivered;
-		st.groups_answered = c.groups_answered;
-		st.groups_auto_answered = c.groups_auto_answered;
-		st.bad_answers = c.bad_answers;
-		st.ring_claim_waits = c.ring_claim_waits;
-		st.read_pending = f->recs_pending;
+#define COPY_(type, name) st.name = c.name;
+		IOPFQ_COUNTERS(COPY_)
+#undef COPY_
 	}
 	if (copy_to_user(argp, &st, sizeof(st)))
 		return -EFAULT;

@@ -319,15 +319,25 @@ static void test_semantics(int mode)
 	CHECK_EQ(inject_group(fd, 1, 103, 2, 2), 0);
 	{
 		char *buf = map + pagesz - 3 * REC; /* room for 3 records */
+		struct iopfq_hwpt_pgfault part;
 
+		memset(buf, 0, 3 * REC);
 		CHECK_EQ(read(fd, buf, 4 * REC), 2 * REC);
 		memcpy(recs, buf, 2 * REC);
 		CHECK(recs[0].grpid == 1 && recs[1].grpid == 1);
 		cookie = recs[0].cookie;
+		/* the second group's first record arrived, with a cookie that is dead */
+		memcpy(&part, buf + 2 * REC, REC);
+		CHECK(part.grpid == 2 && part.cookie != 0);
+		CHECK_ERR(respond(fd, part.cookie, 0), EINVAL);
 		CHECK_EQ(readable(fd), 3);
-		/* the second group is intact for a good buffer */
+		/* the second group is intact for a good buffer, with a new cookie */
 		CHECK_EQ(read(fd, recs, 16 * REC), 2 * REC);
 		CHECK(recs[0].grpid == 2 && recs[1].grpid == 2);
+		/* the core's generations make it differ; the baseline, like
+		 * iommufd's xa_alloc, may issue the same lowest free id again */
+		if (mode == IOPFQ_MODE_CORE)
+			CHECK(recs[0].cookie != part.cookie);
 		cookie2 = recs[0].cookie;
 		/* a write whose second answer lies in the unmapped page */
 		buf = map + pagesz - RESP;

@@ -90,13 +90,13 @@ void assert_counters_eq(const struct iopfq_counters *got, const struct iopfq_cou
 {
 	int bad = 0;
 
-#define X(fld)                                                                                     \
+#define X(type, fld)                                                                               \
 	if (got->fld != want->fld) {                                                               \
 		print_error("counter %s: got %llu, want %llu\n", #fld,                             \
 			    (unsigned long long)got->fld, (unsigned long long)want->fld);          \
 		bad = 1;                                                                           \
 	}
-	COUNTER_FIELDS(X)
+	IOPFQ_COUNTERS(X)
 #undef X
 	if (bad)
 		fail_msg("counters differ");

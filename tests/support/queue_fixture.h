@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "counter_fields.h"
 #include "test_platform.h"
 
 struct fx {
@@ -19,9 +18,6 @@ struct fx {
 	struct iopfq_config cfg;
 	struct iopfq *q;
 };
-
-/* every counter, ring_claim_waits included */
-#define COUNTER_FIELDS(X) IOPFQ_MODEL_COUNTER_FIELDS(X) X(ring_claim_waits)
 
 /* What a refused call must leave as it was */
 struct snap {

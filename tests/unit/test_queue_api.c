@@ -9,7 +9,8 @@
  *	device table), -ENOENT.
  *   iopfq_detach: INVALID (origin DETACH) to the device's ready and delivered
  *	groups only, partial pages discarded, cookies revoked, credits back,
- *	synchronize called, stale handle -ENODEV everywhere afterwards.
+ *	synchronize called, stale handle -ENODEV everywhere afterwards, and
+ *	forever: a slot whose generations are spent is retired (dev_gen_bits).
  *   iopfq_report: each malformed request (-EINVAL, refused_invalid),
  *	over-credit (-EDQUOT, *answer by convention), marker credits,
  *	bad handle (-ENODEV), failed device (-EIO) and re-enabling it.
@@ -163,6 +164,7 @@ static void test_geometry_failure_leaves_output(void **state)
 		{ .max_devices = 1, .credit_budget = 2, .marker_credits = 65 },
 		{ .max_devices = 1, .credit_budget = 2, .cookie_gen_bits = 1 },
 		{ .max_devices = 1, .credit_budget = 2, .cookie_gen_bits = 31 },
+		{ .max_devices = 1, .credit_budget = 2, .dev_gen_bits = 21 },
 	};
 	struct iopfq_geometry geo, poison;
 	size_t i;
@@ -684,6 +686,84 @@ static void test_detach_stale_handle(void **state)
 	assert_conserved(f);
 }
 
+/* Every call a stale handle can be given: refused, nothing changed (but the nodev count) */
+static void expect_stale(struct fx *f, iopfq_dev_t h)
+{
+	struct iopfq_request r = tp_req(1, 1, 1, 0x1000);
+	struct snap s;
+
+	snap_take(f, &s);
+	assert_int_equal(tp_report(f->q, h, &r, NULL), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_flush(f->q, h, 1, 1, 0), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_set_failed(f->q, h, 1), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_detach(f->q, h), -IOPFQ_ENODEV);
+	s.c.refused_nodev++;
+	snap_check(f, &s);
+}
+
+/*
+ * A detached handle is stale forever: with 2 generation bits a slot issues
+ * generations 1, 2, 3 and is then retired, instead of issuing 1 again (which
+ * made the first handle name the fourth device attached in that slot).
+ */
+static void test_detach_handle_stale_forever(void **state)
+{
+	struct fx *f = *state;
+	iopfq_dev_t first, h[3], other;
+	struct iopfq_geometry geo;
+	int err = 1, i;
+
+	memset(&f->cfg, 0, sizeof(f->cfg));
+	f->cfg.max_devices = 2;
+	f->cfg.credit_budget = 4;
+	f->cfg.dev_gen_bits = 2;
+	assert_int_equal(iopfq_geometry(&f->cfg, &geo), 0);
+	assert_int_equal(geo.dev_gen_bits, 2);
+	f->q = tp_queue_new(&f->cfg, &f->tp, &err);
+	assert_non_null(f->q);
+
+	/* slot 0: generations 1, 2, 3 */
+	for (i = 0; i < 3; i++) {
+		h[i] = att(f, 10, 2, NULL);
+		assert_int_equal(h[i] & (IOPFQ_MAX_DEVICES - 1), 0);
+		assert_int_equal(iopfq_detach(f->q, h[i]), 0);
+	}
+	first = h[0];
+	/* slot 0 is retired: the next device lands in slot 1 */
+	other = att(f, 10, 2, NULL);
+	assert_int_equal(other & (IOPFQ_MAX_DEVICES - 1), 1);
+	for (i = 0; i < 3; i++)
+		expect_stale(f, h[i]);
+	assert_int_not_equal(other, first);
+	rep_ok(f, other, 1, 1, 1, 0x1000);
+	assert_int_equal(drain_all(f), 1);
+
+	/* slot 1 spent too: the table admits nobody any more, and says so */
+	assert_int_equal(iopfq_detach(f->q, other), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(iopfq_detach(f->q, att(f, 10, 2, NULL)), 0);
+	assert_int_equal(iopfq_attach(f->q, 10, 2, NULL, &other), -IOPFQ_ENOSPC);
+	expect_stale(f, first);
+	assert_int_equal(cnt(f).devices_attached, 0);
+	assert_conserved(f);
+}
+
+static void test_cfg_dev_gen_bits(void **state)
+{
+	struct iopfq_config c = mkcfg(1, 2, 0, 0);
+	struct iopfq_geometry geo;
+
+	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(geo.dev_gen_bits, IOPFQ_DEV_GEN_BITS); /* default: what the index leaves */
+	c.dev_gen_bits = 1;
+	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(geo.dev_gen_bits, 1);
+	c.dev_gen_bits = IOPFQ_DEV_GEN_BITS + 1;
+	expect_bad_config(*state, &c);
+	c.dev_gen_bits = 32;
+	expect_bad_config(*state, &c);
+}
+
 static void test_detach_failed_device(void **state)
 {
 	struct fx *f = *state;
@@ -1151,6 +1231,8 @@ int main(void)
 		T(test_attach_more_than_budget),
 		T(test_attach_device_table_full),
 		T(test_detach_answers_own_groups),
+		T(test_detach_handle_stale_forever),
+		T(test_cfg_dev_gen_bits),
 		T(test_detach_revokes_cookies),
 		T(test_detach_returns_credits),
 		T(test_detach_stale_handle),

@@ -11,6 +11,9 @@
  *	are refused with -EINVAL and change nothing but bad_answers;
  *   batches: the number consumed when the first k are good (entry k+1 and
  *	everything after it changed nothing), the error when the first is bad;
+ *   iopfq_read_restore: the groups a failed copy did not hand on lose their
+ *	cookies and come back first, in order, with new ones; every malformed
+ *	or stale restore is refused and changes nothing;
  *   the stale-cookie bound: with 4 slots reused round-robin and 2
  *	generation bits, an old cookie aliases after exactly
  *	4 * (2^2 - 1) = 12 further deliveries, and is refused before that.
@@ -498,6 +501,142 @@ static void test_respond_empty_batch(void **state)
 /* the stale-cookie bound                                                  */
 
 /*
+ * A read whose records could not all be handed on (the kernel adapter's
+ * copy_to_user() failing after the first group): the groups that did not
+ * arrive are given back; their cookies are dead, and the next read delivers
+ * them again first, in order, with new cookies (iommufd's behaviour).
+ */
+static void test_read_restore(void **state)
+{
+	struct fx *f = *state;
+	struct iopfq_hwpt_pgfault recs[8], again[8];
+	iopfq_dev_t d;
+	struct snap s;
+
+	fx_open(f, 1, 8, 0, 0);
+	d = att(f, 10, 8, &ctx_dev);
+	rep_ok(f, d, 1, 1, 0, 0x1000);
+	rep_ok(f, d, 1, 1, 1, 0x2000); /* group A: 2 pages */
+	rep_ok(f, d, 1, 2, 1, 0x3000); /* group B */
+	rep_ok(f, d, 1, 3, 1, 0x4000); /* group C */
+	assert_int_equal(iopfq_read(f->q, recs, 4), 4);
+	rep_ok(f, d, 1, 4, 1, 0x5000); /* group D: queued after them */
+
+	/* B and C did not reach the user */
+	snap_take(f, &s);
+	assert_int_equal(iopfq_read_restore(f->q, recs + 2, 2), 2);
+	assert_int_equal(cnt(f).delivered, s.c.delivered - 2);
+	assert_int_equal(cnt(f).ready, s.c.ready + 2);
+	assert_int_equal(cnt(f).groups_delivered, s.c.groups_delivered - 2);
+	assert_conserved(f);
+	expect_bad_answer(f, recs[2].cookie, IOPFQ_PAGE_RESP_SUCCESS);
+	expect_bad_answer(f, recs[3].cookie, IOPFQ_PAGE_RESP_SUCCESS);
+	/* B, C ahead of D, with new cookies and the same content */
+	assert_int_equal(iopfq_read(f->q, again, 8), 3);
+	assert_int_equal(again[0].grpid, 2);
+	assert_int_equal(again[0].addr, 0x3000);
+	assert_int_equal(again[1].grpid, 3);
+	assert_int_equal(again[2].grpid, 4);
+	assert_int_not_equal(again[0].cookie, recs[2].cookie);
+	assert_int_not_equal(again[1].cookie, recs[3].cookie);
+	assert_int_equal(again[0].flags, recs[2].flags);
+	assert_int_equal(again[0].perm, recs[2].perm);
+	/* A was delivered whole and stays answerable; the others by their new cookies */
+	assert_int_equal(respond1(f, recs[0].cookie, 0), 1);
+	assert_int_equal(respond1(f, again[0].cookie, 0), 1);
+	assert_int_equal(respond1(f, again[1].cookie, 0), 1);
+	assert_int_equal(respond1(f, again[2].cookie, 0), 1);
+	assert_int_equal(f->tp.nresp, 4);
+	assert_int_equal(cnt(f).credits_attached, 8);
+	assert_conserved(f);
+}
+
+/* A multi-page group restored keeps its pages in order; restoring all of a read */
+static void test_read_restore_whole_read(void **state)
+{
+	struct fx *f = *state;
+	struct iopfq_hwpt_pgfault recs[8], again[8];
+	iopfq_dev_t d;
+
+	fx_open(f, 1, 8, 0, 0);
+	d = att(f, 10, 8, NULL);
+	rep_ok(f, d, 1, 1, 0, 0x1000);
+	rep_ok(f, d, 1, 1, 0, 0x2000);
+	rep_ok(f, d, 1, 1, 1, 0x3000);
+	rep_ok(f, d, 2, 1, 1, 0x4000);
+	assert_int_equal(iopfq_read(f->q, recs, 8), 4);
+	assert_int_equal(iopfq_read_restore(f->q, recs, 4), 2);
+	assert_int_equal(iopfq_next_group_size(f->q), 3);
+	assert_int_equal(iopfq_read(f->q, again, 8), 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(again[i].addr, recs[i].addr);
+		assert_int_equal(again[i].flags, recs[i].flags);
+		assert_int_equal(again[i].pasid, recs[i].pasid);
+	}
+	assert_int_equal(again[0].cookie, again[2].cookie);
+	assert_int_not_equal(again[0].cookie, recs[0].cookie);
+	/* the restored groups are ordinary delivered groups: detach answers them */
+	assert_int_equal(iopfq_detach(f->q, d), 0);
+	assert_int_equal(f->tp.nresp, 2);
+	assert_conserved(f);
+}
+
+/* Everything iopfq_read_restore() must refuse, each changing nothing */
+static void test_read_restore_refusals(void **state)
+{
+	struct fx *f = *state;
+	struct iopfq_hwpt_pgfault recs[8], bad[8];
+	iopfq_u32 cookie;
+	iopfq_dev_t d;
+	struct snap s;
+
+	fx_open(f, 1, 8, 0, 0);
+	d = att(f, 10, 8, NULL);
+	rep_ok(f, d, 1, 1, 0, 0x1000);
+	rep_ok(f, d, 1, 1, 1, 0x2000);
+	rep_ok(f, d, 1, 2, 1, 0x3000);
+	rep_ok(f, d, 1, 3, 1, 0x4000);
+	assert_int_equal(iopfq_read(f->q, recs, 8), 4);
+	assert_int_equal(respond1(f, recs[3].cookie, 0), 1); /* C answered */
+
+	snap_take(f, &s);
+	assert_int_equal(iopfq_read_restore(NULL, recs, 1), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_read_restore(f->q, NULL, 1), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_read_restore(f->q, NULL, 0), 0);
+	assert_int_equal(iopfq_read_restore(f->q, recs, 0), 0);
+	/* half a group, at the start or at the end */
+	assert_int_equal(iopfq_read_restore(f->q, recs, 1), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_read_restore(f->q, recs + 1, 2), -IOPFQ_EINVAL);
+	/* an answered cookie, after a good group: the good one is not restored either */
+	assert_int_equal(iopfq_read_restore(f->q, recs + 2, 2), -IOPFQ_EINVAL);
+	/* records that are not the group's */
+	for (int field = 0; field < 8; field++) {
+		memcpy(bad, recs, sizeof(recs));
+		switch (field) {
+		case 0: bad[0].dev_id++; break;
+		case 1: bad[1].pasid++; break;
+		case 2: bad[0].grpid++; break;
+		case 3: bad[1].cookie ^= 1u << 20; break;
+		case 4: bad[0].flags |= IOPFQ_PGFAULT_FLAGS_LAST_PAGE; break;
+		case 5: bad[1].flags &= ~IOPFQ_PGFAULT_FLAGS_LAST_PAGE; break;
+		case 6: bad[0].perm = 0x10; break;
+		case 7: bad[0].cookie = bad[1].cookie = 0; break;
+		}
+		if (iopfq_read_restore(f->q, bad, 2) != -IOPFQ_EINVAL)
+			fail_msg("a restore with field %d changed was accepted", field);
+	}
+	snap_check(f, &s);
+	/* the good ones are still delivered, answerable by their cookies */
+	assert_int_equal(iopfq_read_restore(f->q, recs + 2, 1), 1);
+	assert_int_equal(iopfq_read_restore(f->q, recs + 2, 1), -IOPFQ_EINVAL); /* twice */
+	assert_int_equal(respond1(f, recs[0].cookie, 0), 1);
+	cookie = read_group(f, 1);
+	assert_int_not_equal(cookie, recs[2].cookie);
+	assert_int_equal(respond1(f, cookie, 0), 1);
+	assert_conserved(f);
+}
+
+/*
  * credit_budget 2 gives a cookie table of 4 slots (2 index bits); with
  * cookie_gen_bits 2 a slot issues generations 1, 2, 3, 1, ... (0 is never
  * issued, so no cookie is 0).
@@ -599,6 +738,9 @@ int main(void)
 		T(test_respond_batch_duplicate),
 		T(test_respond_batch_first_bad),
 		T(test_respond_empty_batch),
+		T(test_read_restore),
+		T(test_read_restore_whole_read),
+		T(test_read_restore_refusals),
 		T(test_stale_cookie_bound),
 		T(test_stale_cookie_default_gen_bits),
 #undef T

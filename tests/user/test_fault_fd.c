@@ -19,7 +19,8 @@
  *   device model: page_response (dev_ctx, codes, origin, npages), credits
  *          (-EDQUOT and the SUCCESS answer convention), Stop Markers, failed
  *          devices, detach and flush (INVALID answers, revoked cookies),
- *          aging, consumer calls from callbacks (-EDEADLK), bad handles.
+ *          aging, consumer calls from every callback path (-EDEADLK, nothing
+ *          changed; another object's consumer side stays usable), bad handles.
  *
  * Each refusal is checked for its errno and for changing nothing: the
  * queue's counters, the fd's readiness and what a later read returns.
@@ -46,8 +47,7 @@ struct fx {
 	iopfq_dev_t a, b;
 	int ctx_a, ctx_b;
 	/* callback misuse probes */
-	int reenter;              /* page_response tries a consumer call */
-	int reenter_rc;
+	int reenter_rc;           /* what the aged callback's consumer call returned */
 	struct iopfq_aged aged[16];
 	unsigned naged;
 };
@@ -59,8 +59,6 @@ static void on_response(void *arg, const struct iopfq_response *r)
 	struct fx *x = arg;
 
 	rec_on_response(&x->rec, r);
-	if (x->reenter)
-		x->reenter_rc = iopfq_fault_next_group_size(x->f); /* a consumer-side call */
 }
 
 static void on_aged(void *arg, const struct iopfq_aged *a)
@@ -716,25 +714,200 @@ static void test_age_scan(void **state)
 	assert_int_equal(iopfq_fault_dev_lookup(x->f, DEV_A, &(iopfq_dev_t){ 0 }), 0);
 }
 
-static void test_callback_reentry(void **state)
+/*
+ * Every consumer-side call made from a callback of the same object, on every
+ * path that runs a callback: -EDEADLK, and nothing changes. The write path
+ * holds no lock, so without the per-thread mark a detach or flush of the
+ * answered device there would wait forever for the answer its own caller is
+ * inside; the tests run under a timeout for that reason.
+ */
+enum { PROBE_READ, PROBE_PREAD, PROBE_NEXT, PROBE_ATTACH, PROBE_DETACH, PROBE_FLUSH,
+       PROBE_FAILED, PROBE_LOOKUP, PROBE_AGE, PROBE_CALLS };
+
+struct probe {
+	int armed;
+	unsigned runs;
+	int rc[PROBE_CALLS];
+};
+
+static struct probe probe;
+
+static void probe_consumer_calls(struct iopfq_fault *f, iopfq_dev_t dev)
+{
+	struct iopfq_hwpt_pgfault rec;
+	iopfq_dev_t h = 0;
+
+	if (!probe.armed)
+		return;
+	probe.armed = 0; /* once: a refused call must not be retried by a nested callback */
+	probe.runs++;
+	probe.rc[PROBE_READ] = (int)iopfq_fault_read(f, &rec, sizeof(rec));
+	probe.rc[PROBE_PREAD] = (int)iopfq_fault_pread(f, &rec, sizeof(rec), 0);
+	probe.rc[PROBE_NEXT] = iopfq_fault_next_group_size(f);
+	probe.rc[PROBE_ATTACH] = iopfq_fault_attach(f, 99, 1, NULL, &h);
+	probe.rc[PROBE_DETACH] = iopfq_fault_detach(f, dev);
+	probe.rc[PROBE_FLUSH] = iopfq_fault_flush(f, dev, 1, 1, 0);
+	probe.rc[PROBE_FAILED] = iopfq_fault_set_failed(f, dev, 1);
+	probe.rc[PROBE_LOOKUP] = iopfq_fault_dev_lookup(f, DEV_A, &h);
+	probe.rc[PROBE_AGE] = iopfq_fault_age_scan(f, 0);
+}
+
+static void on_response_probe(void *arg, const struct iopfq_response *r)
+{
+	struct fx *x = arg;
+
+	rec_on_response(&x->rec, r);
+	probe_consumer_calls(x->f, r->dev_id == DEV_A ? x->a : x->b);
+}
+
+static void on_aged_probe(void *arg, const struct iopfq_aged *a)
+{
+	struct fx *x = arg;
+
+	(void)a;
+	probe_consumer_calls(x->f, x->a);
+}
+
+static void probe_arm(void)
+{
+	probe.armed = 1;
+	probe.runs = 0;
+	for (int i = 0; i < PROBE_CALLS; i++)
+		probe.rc[i] = 12345;
+}
+
+static void probe_expect_deadlk(void)
+{
+	assert_int_equal(probe.runs, 1);
+	for (int i = 0; i < PROBE_CALLS; i++) {
+		if (probe.rc[i] != -EDEADLK)
+			fail_msg("consumer call %d from a callback returned %d, not -EDEADLK", i,
+				 probe.rc[i]);
+	}
+}
+
+/* A fault object whose callbacks probe; A and B attached with 4 credits each */
+static void probe_object(struct fx *x)
+{
+	struct iopfq_config cfg = { .max_devices = 4, .credit_budget = 16 };
+	struct iopfq_fault_ops ops = { .page_response = on_response_probe, .aged = on_aged_probe,
+				       .arg = x };
+
+	iopfq_fault_destroy(x->f);
+	x->rec.n = 0;
+	assert_int_equal(iopfq_fault_create(&cfg, &ops, &x->f), 0);
+	assert_int_equal(iopfq_fault_attach(x->f, DEV_A, 4, &x->ctx_a, &x->a), 0);
+	assert_int_equal(iopfq_fault_attach(x->f, DEV_B, 4, &x->ctx_b, &x->b), 0);
+}
+
+/* After a refused probe: A still attached with its handle, no device 99, A not failed */
+static void assert_devices_untouched(struct fx *x)
+{
+	iopfq_dev_t h = 0;
+
+	assert_int_equal(iopfq_fault_dev_lookup(x->f, DEV_A, &h), 0);
+	assert_int_equal(h, x->a);
+	assert_int_equal(iopfq_fault_dev_lookup(x->f, 99, &h), -ENOENT);
+	report_ok(x->f, x->a, page_req(1, 40, 0, 0xa000)); /* not failed: accepted */
+}
+
+static void test_callback_reentry_write(void **state)
+{
+	struct fx *x = *state;
+	struct iopfq_hwpt_pgfault recs[4];
+	struct snap s;
+
+	probe_object(x);
+	group(x->f, x->a, 1, 1, 1, 0x1000);
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
+	group(x->f, x->a, 1, 2, 2, 0x2000); /* queued: what a read in the callback would take */
+	s = snap_of(x);
+	probe_arm();
+	answer(x->f, recs[0].cookie, IOPFQ_PAGE_RESP_SUCCESS, RSP);
+	probe_expect_deadlk();
+	/* the answer itself went through; nothing else moved */
+	assert_int_equal(rec_count(&x->rec), s.responses + 1);
+	assert_int_equal(counters(x->f).answered, s.c.answered + 1);
+	assert_int_equal(counters(x->f).ready, s.c.ready);
+	assert_true(fd_readable(x->f));
+	assert_devices_untouched(x);
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), 2 * REC);
+	/* outside the callback the same calls work again */
+	assert_int_equal(iopfq_fault_detach(x->f, x->a), 0);
+}
+
+static void test_callback_reentry_detach_flush(void **state)
+{
+	struct fx *x = *state;
+	struct iopfq_hwpt_pgfault recs[4];
+
+	probe_object(x);
+	/* flush: a delivered group of (A, 1) answered INVALID, origin FLUSH */
+	group(x->f, x->a, 1, 1, 1, 0x1000);
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
+	group(x->f, x->b, 2, 1, 1, 0x2000); /* B's group stays queued */
+	probe_arm();
+	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, 1, 0), 0);
+	probe_expect_deadlk();
+	assert_int_equal(x->rec.resp[0].origin, IOPFQ_ANSWER_FLUSH);
+	assert_int_equal(counters(x->f).ready, 1);
+	assert_devices_untouched(x);
+	/* detach: a queued group of A answered INVALID, origin DETACH */
+	report_ok(x->f, x->a, page_req(1, 40, 1, 0xb000)); /* completes the group of 2 */
+	probe_arm();
+	assert_int_equal(iopfq_fault_detach(x->f, x->a), 0);
+	probe_expect_deadlk();
+	assert_int_equal(x->rec.resp[1].origin, IOPFQ_ANSWER_DETACH);
+	assert_int_equal(iopfq_fault_dev_lookup(x->f, 99, &(iopfq_dev_t){ 0 }), -ENOENT);
+	assert_int_equal(iopfq_fault_next_group_size(x->f), 1); /* B's group, untouched */
+}
+
+static void test_callback_reentry_destroy_and_age(void **state)
+{
+	struct fx *x = *state;
+
+	probe_object(x);
+	/* age_scan: the aged callback */
+	group(x->f, x->a, 1, 1, 1, 0x1000);
+	probe_arm();
+	assert_int_equal(iopfq_fault_age_scan(x->f, 0), 1);
+	probe_expect_deadlk();
+	assert_int_equal(iopfq_fault_next_group_size(x->f), 1);
+	assert_devices_untouched(x);
+	/* destroy: detach of every device runs page_response (origin DETACH) */
+	probe_arm();
+	iopfq_fault_destroy(x->f);
+	x->f = NULL;
+	probe_expect_deadlk();
+	assert_int_equal(x->rec.resp[0].origin, IOPFQ_ANSWER_DETACH);
+	probe_object(x); /* for the teardown */
+}
+
+/* A callback of one object may use another object's consumer side */
+static void test_callback_other_object(void **state)
 {
 	struct fx *x = *state;
 	struct iopfq_hwpt_pgfault recs[2];
+	struct iopfq_fault *mine = x->f;
+	struct iopfq_config cfg = { .max_devices = 2, .credit_budget = 4 };
 
-	/* from write (no lock held): a consumer call is fine */
-	group(x->f, x->a, 1, 1, 1, 0x1000);
-	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
-	group(x->f, x->b, 1, 5, 2, 0x5000);
-	x->reenter = 1;
-	x->reenter_rc = -1;
-	answer(x->f, recs[0].cookie, IOPFQ_PAGE_RESP_SUCCESS, RSP);
-	assert_int_equal(x->reenter_rc, 2); /* it ran, and saw B's group */
-	/* from detach (under the consumer mutex): -EDEADLK, not a hang */
-	group(x->f, x->a, 1, 2, 1, 0x2000);
-	x->reenter_rc = 1;
-	assert_int_equal(iopfq_fault_detach(x->f, x->a), 0);
-	assert_int_equal(x->reenter_rc, -EDEADLK);
-	x->reenter = 0;
+	probe_object(x);
+	mine = x->f;
+	assert_int_equal(iopfq_fault_create(&cfg, NULL, &x->f), 0); /* the other object */
+	group(mine, x->a, 1, 1, 1, 0x1000);
+	assert_int_equal(iopfq_fault_read(mine, recs, sizeof(recs)), REC);
+	probe_arm();
+	/* the callback probes x->f: an object whose callback this thread is not inside */
+	answer(mine, recs[0].cookie, IOPFQ_PAGE_RESP_SUCCESS, RSP);
+	assert_int_equal(probe.runs, 1);
+	for (int i = 0; i < PROBE_CALLS; i++)
+		assert_int_not_equal(probe.rc[i], -EDEADLK);
+	assert_int_equal(probe.rc[PROBE_READ], 0);
+	assert_int_equal(probe.rc[PROBE_NEXT], 0);
+	assert_int_equal(probe.rc[PROBE_ATTACH], 0);
+	assert_int_equal(probe.rc[PROBE_LOOKUP], -ENOENT); /* DEV_A is not on the other object */
+	iopfq_fault_destroy(x->f);
+	x->f = mine;
 }
 
 /* A report from the page_response callback (a device that reissues at once) */
@@ -806,7 +979,10 @@ int main(void)
 		T(test_detach_answers_and_revokes),
 		T(test_flush),
 		T(test_age_scan),
-		T(test_callback_reentry),
+		T(test_callback_reentry_write),
+		T(test_callback_reentry_detach_flush),
+		T(test_callback_reentry_destroy_and_age),
+		T(test_callback_other_object),
 		T(test_report_from_callback),
 	};
 

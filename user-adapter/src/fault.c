@@ -146,12 +146,47 @@ IOPFQ_API void iopfq_thread_unregister(void)
 /* ---------------------------------------------------------------------- */
 /* the core's hooks                                                        */
 
+/*
+ * The callbacks the calling thread is inside, innermost first: one frame
+ * on the callback's own stack per callback, so nesting (a callback that
+ * answers another object whose callback runs) needs no allocation. A
+ * consumer-side call on an object this thread is inside a callback of
+ * returns -EDEADLK (see iopfq/user.h). The mark is per thread because the
+ * answers run on any thread at once: a detach from another thread must
+ * still wait for them, one from inside one of them never could.
+ */
+struct callback_frame {
+	const struct iopfq_fault *f;
+	struct callback_frame *outer;
+};
+
+static __thread struct callback_frame *callback_frames;
+
+static int inside_callback_of(const struct iopfq_fault *f)
+{
+	const struct callback_frame *fr;
+
+	for (fr = callback_frames; fr; fr = fr->outer)
+		if (fr->f == f)
+			return 1;
+	return 0;
+}
+
+/* Run one application callback with this thread marked inside @f's callbacks */
+#define CALL_MARKED(f, call)                                                   \
+	do {                                                                   \
+		struct callback_frame fr_ = { .f = (f), .outer = callback_frames }; \
+		callback_frames = &fr_;                                        \
+		call;                                                          \
+		callback_frames = fr_.outer;                                   \
+	} while (0)
+
 static void hook_page_response(void *ctx, const struct iopfq_response *resp)
 {
 	struct iopfq_fault *f = ctx;
 
 	if (f->uops.page_response)
-		f->uops.page_response(f->uops.arg, resp);
+		CALL_MARKED(f, f->uops.page_response(f->uops.arg, resp));
 }
 
 static void hook_synchronize(void *ctx)
@@ -183,7 +218,7 @@ static void hook_aged(void *ctx, const struct iopfq_aged *aged)
 	struct iopfq_fault *f = ctx;
 
 	if (f->uops.aged)
-		f->uops.aged(f->uops.arg, aged);
+		CALL_MARKED(f, f->uops.aged(f->uops.arg, aged));
 }
 
 static void hook_relax(void *ctx)
@@ -235,12 +270,16 @@ static void readiness_sync(struct iopfq_fault *f)
 	}
 }
 
+/* Every consumer-side call starts here: -EDEADLK from inside a callback of @f. */
 static int consumer_lock(struct iopfq_fault *f)
 {
-	int rc = pthread_mutex_lock(&f->lock);
+	int rc;
 
-	/* error-checking mutex: a callback running under it calls back in */
-	return rc ? -rc : 0;
+	if (inside_callback_of(f))
+		return -EDEADLK;
+	rc = pthread_mutex_lock(&f->lock);
+	/* error-checking mutex: a second line of defence, never expected to fire */
+	return IOPFQ_WARN_ON(rc) ? -rc : 0;
 }
 
 static void consumer_unlock(struct iopfq_fault *f)
@@ -355,8 +394,8 @@ IOPFQ_API void iopfq_fault_destroy(struct iopfq_fault *f)
 {
 	iopfq_u32 i;
 
-	if (!f)
-		return;
+	if (!f || IOPFQ_WARN_ON(inside_callback_of(f)))
+		return; /* from its own callback: the object is in use (user.h) */
 	pthread_mutex_lock(&f->lock);
 	for (i = 0; i < f->max_devices; i++)
 		if (f->handles[i])

@@ -101,15 +101,22 @@ struct iopfq_aged {
 /**
  * struct iopfq_ops - what the adapter provides; all but @relax are required
  * @page_response: send a Page Group Response to the device. Called once per
- *	answered group, by whoever answered it (a responder thread, or the
- *	consumer side for detach/flush). Must not call back into the queue's
- *	consumer side.
+ *	answered group, by whoever answered it (an iopfq_respond() caller, or
+ *	the consumer side for detach/flush). It may call iopfq_report(),
+ *	iopfq_respond() and iopfq_counters(). It must not call a consumer-side
+ *	function of the same queue, on any path: the core cannot tell one
+ *	thread from another, so it does not refuse such a call, and a detach
+ *	or flush of the answered device made from an answer that
+ *	iopfq_respond() runs would wait forever for the answer it runs inside.
+ *	An adapter whose callbacks may call back keeps a per-thread mark and
+ *	refuses those calls itself (libiopfq returns -EDEADLK: iopfq/user.h).
  * @synchronize: wait until every iopfq_report() that began before the call
  *	has returned (synchronize_rcu() in the kernel, liburcu's in userspace).
  * @notify: wake the consumer. Context: any, including hard IRQ; called
  *	only after iopfq_prepare_sleep() allowed the consumer to sleep.
  * @now_ns: a monotonic clock in nanoseconds (consumer side only).
- * @aged: told once per group that iopfq_age_scan() finds too old.
+ * @aged: told once per group that iopfq_age_scan() finds too old; runs
+ *	on the consumer side, with the same rule as @page_response.
  * @relax: optional; called while the consumer side waits for an answer in
  *	progress on another thread to finish (detach); NULL spins.
  * @ctx: passed to every hook.
@@ -133,6 +140,14 @@ struct iopfq_ops {
  * @cookie_gen_bits: generation bits in a cookie, 2 .. 32 - index bits
  *	(0: all the bits the slot index leaves). Small values are for tests.
  * @ring_start: first ring position; tests start near 2^32 (default 0)
+ * @dev_gen_bits: generation bits in a device handle, 1 .. 20 (0: 20).
+ *	Small values are for tests. A device-table slot issues generations
+ *	1 .. 2^@dev_gen_bits - 1, one per attach; when its last generation is
+ *	detached the slot is retired for the queue's lifetime, so that a
+ *	detached handle is stale forever. The cost: a queue admits at most
+ *	max_devices * (2^@dev_gen_bits - 1) attaches in its lifetime
+ *	(max_devices * 1 048 575 by default: 1 048 575 for one device), after
+ *	which iopfq_attach() returns -ENOSPC.
  */
 struct iopfq_config {
 	iopfq_u32 max_devices;
@@ -140,12 +155,14 @@ struct iopfq_config {
 	iopfq_u32 marker_credits;
 	iopfq_u32 cookie_gen_bits;
 	iopfq_u32 ring_start;
+	iopfq_u32 dev_gen_bits;
 };
 
 #define IOPFQ_MAX_DEVICES 4096u
 #define IOPFQ_MAX_CREDITS (1u << 20)
 #define IOPFQ_DEFAULT_MARKER_CREDITS 2u
 #define IOPFQ_MAX_MARKER_CREDITS 64u
+#define IOPFQ_DEV_GEN_BITS 20u /* handle = generation << 12 | slot index */
 
 /**
  * struct iopfq_request - one page request as the IOMMU decoded it
@@ -164,6 +181,48 @@ struct iopfq_request {
 	iopfq_u64 addr;
 };
 
+/*
+ * IOPFQ_PRODUCER_STATS(X) - what each device's producers count, relaxed, in
+ * the device's own table entry; iopfq_counters() sums them over the
+ * attached devices and those gone. X(type, name), type u64.
+ */
+#define IOPFQ_PRODUCER_STATS(X)                                                \
+	X(u64, markers_accepted)    /* Stop Markers taken */                   \
+	X(u64, refused_over_credit) /* -EDQUOT: beyond the device's credits */ \
+	X(u64, refused_markers)     /* -EDQUOT: beyond the marker credits */   \
+	X(u64, refused_invalid)     /* -EINVAL: malformed request */           \
+	X(u64, refused_failed)      /* -EIO: device in the failed state */
+
+/*
+ * IOPFQ_COUNTERS(X) - every field of struct iopfq_counters, in order, as
+ * X(type, name) with type u64 or u32: the one list that the struct, the
+ * kernel adapter's ioctl copy and the tests expand. A counter is added here
+ * and nowhere else.
+ */
+#define IOPFQ_COUNTERS(X)                                                      \
+	/* producer side */                                                    \
+	X(u64, accepted)            /* page requests taken (a credit each) */  \
+	IOPFQ_PRODUCER_STATS(X)                                                \
+	X(u64, refused_nodev)       /* -ENODEV: unknown or detached handle */  \
+	/* where accepted page requests are now (pages) */                     \
+	X(u64, in_ring)                                                        \
+	X(u64, partial)                                                        \
+	X(u64, ready)                                                          \
+	X(u64, delivered)           /* read, not yet answered */               \
+	X(u64, answered)            /* answered through iopfq_respond() */     \
+	X(u64, auto_answered)       /* answered INVALID by detach or flush */  \
+	X(u64, discarded)           /* dropped without answer (marker, flush, detach) */ \
+	X(u64, discarded_by_marker) /* part of discarded */                    \
+	/* groups and cookies */                                               \
+	X(u64, groups_delivered)                                               \
+	X(u64, groups_answered)     /* by iopfq_respond() */                   \
+	X(u64, groups_auto_answered)                                           \
+	X(u64, bad_answers)         /* -EINVAL answers: unknown/stale/answered cookie or bad code */ \
+	X(u64, aged_warnings)                                                  \
+	X(u64, ring_claim_waits)    /* must be 0 while credits are honoured */ \
+	X(u32, credits_attached)    /* sum of attached devices' credits */     \
+	X(u32, devices_attached)
+
 /**
  * struct iopfq_counters - a snapshot; exact at a quiescent point
  *
@@ -172,32 +231,9 @@ struct iopfq_request {
  *             + answered + auto_answered + discarded
  */
 struct iopfq_counters {
-	/* producer side */
-	iopfq_u64 accepted;              /* page requests taken (a credit each) */
-	iopfq_u64 markers_accepted;      /* Stop Markers taken */
-	iopfq_u64 refused_over_credit;   /* -EDQUOT: beyond the device's credits */
-	iopfq_u64 refused_markers;       /* -EDQUOT: beyond the marker credits */
-	iopfq_u64 refused_invalid;       /* -EINVAL: malformed request */
-	iopfq_u64 refused_failed;        /* -EIO: device in the failed state */
-	iopfq_u64 refused_nodev;         /* -ENODEV: unknown or detached handle */
-	/* where accepted page requests are now (pages) */
-	iopfq_u64 in_ring;
-	iopfq_u64 partial;
-	iopfq_u64 ready;
-	iopfq_u64 delivered;             /* read, not yet answered */
-	iopfq_u64 answered;              /* answered through iopfq_respond() */
-	iopfq_u64 auto_answered;         /* answered INVALID by detach or flush */
-	iopfq_u64 discarded;             /* dropped without answer (marker, flush, detach) */
-	iopfq_u64 discarded_by_marker;   /* part of discarded */
-	/* groups and cookies */
-	iopfq_u64 groups_delivered;
-	iopfq_u64 groups_answered;       /* by iopfq_respond() */
-	iopfq_u64 groups_auto_answered;
-	iopfq_u64 bad_answers;           /* -EINVAL answers: unknown/stale/answered cookie or bad code */
-	iopfq_u64 aged_warnings;
-	iopfq_u64 ring_claim_waits;      /* must be 0 while credits are honoured */
-	iopfq_u32 credits_attached;      /* sum of attached devices' credits */
-	iopfq_u32 devices_attached;
+#define IOPFQ_COUNTER_FIELD_(type, name) iopfq_##type name;
+	IOPFQ_COUNTERS(IOPFQ_COUNTER_FIELD_)
+#undef IOPFQ_COUNTER_FIELD_
 };
 
 /* Derived sizes, for memsize planning and documentation */
@@ -209,6 +245,7 @@ struct iopfq_geometry {
 	iopfq_u32 group_slots;    /* == budget */
 	iopfq_u32 page_slots;     /* == budget */
 	iopfq_u32 hash_buckets;   /* power of two >= budget */
+	iopfq_u32 dev_gen_bits;   /* generations a device slot issues before it retires */
 };
 
 /**
@@ -244,7 +281,8 @@ struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_con
  * Context: consumer side.
  * Return: 0; -EINVAL for 0 credits or a NULL @handle; -EEXIST if @dev_id is
  * attached; -ENOSPC if the credit budget or the device table is spent
- * (admission control: what keeps the ring from ever overflowing).
+ * (admission control: what keeps the ring from ever overflowing; a slot
+ * whose generations are spent is retired, see struct iopfq_config).
  */
 int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
 		 iopfq_dev_t *handle);
@@ -298,6 +336,24 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
  * fit: see iopfq_next_group_size()); -EINVAL for NULL @recs with @max > 0.
  */
 int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max);
+
+/**
+ * iopfq_read_restore - undo the delivery of groups whose records a read
+ * could not hand on (a copy_to_user() that failed part-way), as iommufd
+ * does: each group's cookie is revoked (an answer with it is -EINVAL from
+ * now on) and the group is queued again ahead of every other complete
+ * group, in the order of @recs; the next iopfq_read() delivers it with a
+ * new cookie. A group whose cookie an answer won meanwhile (its writer saw
+ * the part of the buffer that did arrive) is answered and is not queued.
+ * @recs: whole groups, each record as iopfq_read() wrote it, of groups
+ *	delivered and neither answered, revoked nor restored since
+ * @n: records in @recs
+ * Context: consumer side.
+ * Return: groups queued again (>= 0); -EINVAL for a NULL @q, a NULL @recs
+ * with @n > 0, or records that are not whole delivered groups with live
+ * cookies (nothing changed).
+ */
+int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, iopfq_u32 n);
 
 /* Records in the next complete group (0 if none). Context: consumer side. */
 iopfq_u32 iopfq_next_group_size(struct iopfq *q);

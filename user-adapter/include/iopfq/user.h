@@ -36,10 +36,22 @@
  *   iopfq_fault_destroy()         alone: no other call on the object may
  *                                 run or start
  *
- * The callbacks of struct iopfq_fault_ops run on the answering thread
- * (page_response from iopfq_fault_write(); from detach or flush under the
- * consumer mutex) and may call iopfq_fault_report() and iopfq_fault_write(),
- * but not a consumer-side call (that one returns -EDEADLK).
+ * Callbacks (struct iopfq_fault_ops) and re-entry: page_response runs on
+ * the thread that answered (a iopfq_fault_write() caller, holding no lock;
+ * or the caller of detach, flush or destroy, holding the consumer mutex);
+ * aged runs on the iopfq_fault_age_scan() caller, holding the mutex. From
+ * any of them, on any of these paths, the callback may call
+ * iopfq_fault_report(), iopfq_fault_write(), iopfq_fault_counters() and
+ * iopfq_fault_fd() of the same object, and anything of another object. A
+ * consumer-side call on the same object (read, pread, next_group_size,
+ * attach, detach, flush, set_failed, dev_lookup, age_scan) returns -EDEADLK
+ * and changes nothing: each thread keeps a mark of the objects whose
+ * callback it is inside, and every consumer-side call checks it (after its
+ * argument checks) before it takes the mutex. Without the mark, a detach or
+ * flush of the answered device from a write's callback would wait forever
+ * for the answer it runs inside. iopfq_fault_destroy() from a callback of
+ * the object it destroys is a bug: it warns (iopfq_warnings()) and does
+ * nothing.
  *
  * Threads that report (RCU): iopfq_fault_report() runs the core's report
  * inside a liburcu (urcu-memb flavour) read-side section, and detach and
@@ -87,10 +99,11 @@ struct iopfq_fault;
  *	it retry or abort the access). Called once per answered group, on the
  *	thread that answered it: a iopfq_fault_write() caller (origin USER), or
  *	the consumer-side caller of detach/flush/destroy (origin DETACH or
- *	FLUSH, code INVALID). May call iopfq_fault_report() and
- *	iopfq_fault_write(); must not call consumer-side functions.
+ *	FLUSH, code INVALID). A consumer-side call on this object from it
+ *	returns -EDEADLK (see "Callbacks and re-entry" above).
  * @aged: a group pending longer than the iopfq_fault_age_scan() threshold;
- *	called once per group, on the scanning thread, under the consumer mutex.
+ *	called once per group, on the scanning thread, under the consumer mutex;
+ *	the same re-entry rule.
  * @arg: passed to both
  */
 struct iopfq_fault_ops {
@@ -172,7 +185,7 @@ IOPFQ_API int iopfq_fault_fd(const struct iopfq_fault *f);
  * @count is 0, or when the first group does not fit (see
  * iopfq_fault_next_group_size()); -ESPIPE if @count is not a multiple of 40;
  * -EFAULT for a NULL @buf with @count > 0; -EINVAL for a NULL @f; -EDEADLK
- * from a page_response or aged callback.
+ * from a callback of @f (any path: see "Callbacks and re-entry").
  */
 IOPFQ_API ssize_t iopfq_fault_read(struct iopfq_fault *f, void *buf, size_t count);
 

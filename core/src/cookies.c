@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cookies.c - the response table: a cookie is claimed for each group at
+ * read, answered by iopfq_respond(), or revoked (detach, flush, a read whose
+ * records did not reach the user).
+ *
+ * May touch: the response-table slots (struct iopfq_cslot), the cursor
+ * that allocates them, the answer statistics; the ready FIFO and the group
+ * tables only through groups.c; credits and the answering count through the
+ * device table's inline helpers (X1, X3, X4).
+ *
+ * Concurrency role: iopfq_respond() runs on any number of threads at once
+ * and takes a group's answer with one CAS on its slot's cookie (K2); the
+ * reader (consumer side) fills a slot before it publishes the cookie (K1)
+ * and reuses it only after the answer's release of busy (K0/K3). Revokes run
+ * on the consumer side and race answers through the same CAS.
+ */
+#include "internal.h"
+
+/* ---------------------------------------------------------------------- */
+/* read: complete groups out, cookies in                                   */
+
+/*
+ * The next reusable response slot, round-robin from the last one issued:
+ * the free slot whose previous use is oldest. At most budget slots are busy
+ * (each busy slot's group holds a credit, returned before the slot is freed)
+ * and there are >= 2 * budget slots, so the scan finds one, after at most
+ * 2 probes on average.
+ */
+static iopfq_u32 cookie_slot_alloc(struct iopfq *q)
+{
+	iopfq_u32 n;
+
+	for (n = 0; n <= q->cookie_index_mask; n++) {
+		iopfq_u32 s = q->cookie_cursor;
+
+		q->cookie_cursor = (s + 1) & q->cookie_index_mask;
+		/* K0: acquire; pairs with K3, the answer's release of busy */
+		if (!IOPFQ_LOAD_ACQUIRE(&q->cslots[s].busy))
+			return s;
+	}
+	return NIL;
+}
+
+int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
+{
+	iopfq_u32 written = 0;
+
+	if (!q || (!recs && max))
+		return -IOPFQ_EINVAL;
+	iopfq_drain(q);
+	while (q->ready_head != NIL) {
+		iopfq_u32 gi = q->ready_head;
+		struct iopfq_group *g = &q->groups[gi];
+		struct iopfq_dev *d = &q->devs[g->dev_idx];
+		struct iopfq_cslot *cs;
+		iopfq_u32 si, gen, cookie;
+
+		if (g->npages > max - written)
+			break;
+		si = cookie_slot_alloc(q);
+		if (IOPFQ_WARN_ON(si == NIL))
+			break;
+		cs = &q->cslots[si];
+		gen = cs->gen + 1;
+		if (gen > q->cookie_gen_max)
+			gen = 1;
+		cs->gen = gen;
+		cookie = (gen << q->geo.cookie_index_bits) | si;
+
+		iopfq_group_records(q, gi, recs + written, cookie);
+		written += g->npages;
+
+		cs->dev_idx = g->dev_idx;
+		cs->dev_id = d->dev_id;
+		cs->dev_ctx = d->dev_ctx;
+		cs->pasid = g->pasid;
+		cs->grpid = g->grpid;
+		cs->flags = g->flags;
+		cs->npages = g->npages;
+		cs->first_ns = g->first_ns;
+		cs->warned = g->warned;
+		IOPFQ_STORE_RELAXED(&cs->busy, 1);
+		/* K1: release; pairs with K2, so the winner of the cookie sees the slot */
+		IOPFQ_STORE_RELEASE(&cs->cookie, cookie);
+
+		iopfq_ready_pop(q);
+	}
+	return (int)written;
+}
+
+/*
+ * The records of one delivered group at @r (at most @n of them), checked
+ * against its response slot: the cookie is live, and every record is one
+ * of that group's, as iopfq_read() wrote it. Return: the group's record
+ * count, or 0 if @r does not start a whole delivered group.
+ */
+static iopfq_u32 restore_group_len(struct iopfq *q, const struct iopfq_hwpt_pgfault *r,
+				   iopfq_u32 n)
+{
+	iopfq_u32 cookie = r->cookie, si = cookie & q->cookie_index_mask, k;
+	const struct iopfq_cslot *cs = &q->cslots[si];
+
+	if ((cookie >> q->geo.cookie_index_bits) == 0 ||
+	    IOPFQ_LOAD_RELAXED(&cs->cookie) != cookie || cs->npages > n)
+		return 0;
+	for (k = 0; k < cs->npages; k++) {
+		struct iopfq_request req;
+
+		req.flags = r[k].flags;
+		req.pasid = r[k].pasid;
+		req.grpid = r[k].grpid;
+		req.perm = r[k].perm;
+		req.addr = r[k].addr;
+		if (r[k].cookie != cookie || r[k].dev_id != cs->dev_id || r[k].pasid != cs->pasid ||
+		    r[k].grpid != cs->grpid ||
+		    (r[k].flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID) != cs->flags ||
+		    !(r[k].flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE) != (k + 1 < cs->npages) ||
+		    !request_is_valid(&req) || request_is_marker(&req))
+			return 0;
+	}
+	return cs->npages;
+}
+
+int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, iopfq_u32 n)
+{
+	iopfq_u32 i, len, after = NIL;
+	int restored = 0;
+
+	if (!q || (!recs && n))
+		return -IOPFQ_EINVAL;
+	/* all or nothing: every group is checked before any is touched */
+	for (i = 0; i < n; i += len) {
+		len = restore_group_len(q, recs + i, n - i);
+		if (!len)
+			return -IOPFQ_EINVAL;
+	}
+	for (i = 0; i < n; i += len) {
+		iopfq_u32 cookie = recs[i].cookie;
+		struct iopfq_cslot *cs = &q->cslots[cookie & q->cookie_index_mask];
+
+		len = cs->npages;
+		/*
+		 * K2: the revoke, as detach's. If an answer won the cookie
+		 * meanwhile (its writer saw the part of the buffer that reached
+		 * it), the group is answered and gone: nothing to queue again.
+		 */
+		if (IOPFQ_CAS_ACQ_REL(&cs->cookie, cookie, 0u) != cookie)
+			continue;
+		after = iopfq_group_restore(q, cs, recs + i, after);
+		consumer_add(&q->ready, len);
+		consumer_sub(&q->delivered_total, len);
+		consumer_sub(&q->groups_delivered, 1);
+		/* K3': release; the slot is free for the reader (which is us) */
+		IOPFQ_STORE_RELEASE(&cs->busy, 0u);
+		restored++;
+	}
+	return restored;
+}
+
+/* ---------------------------------------------------------------------- */
+/* answers and revokes                                                     */
+
+/*
+ * We own the answer of response slot @cs (our CAS took its cookie): free the
+ * slot, then answer the group with @code (IOPFQ_HW_NONE: nothing), which
+ * gives its credits back first (iopfq_group_answer()).
+ *
+ * Order: the slot is freed while the group still holds its credits, so at
+ * most budget slots are ever busy and the reader always finds a free one.
+ * The device's `answering` count covers the whole window, so flush and
+ * detach can wait for answers still sending (X3/X4).
+ */
+static void cslot_finish(struct iopfq *q, struct iopfq_cslot *cs, iopfq_u32 code,
+			 iopfq_u32 origin)
+{
+	iopfq_u32 dev_idx = cs->dev_idx;
+	struct iopfq_dev *d = &q->devs[dev_idx];
+	struct iopfq_response r;
+
+	/* the slot is the reader's again after K3: copy the group out first */
+	r.dev_id = cs->dev_id;
+	r.pasid = cs->pasid;
+	r.grpid = cs->grpid;
+	r.flags = cs->flags;
+	r.code = code;
+	r.npages = cs->npages;
+	r.origin = origin;
+	r.dev_ctx = cs->dev_ctx;
+
+	answer_begin(d); /* X3 */
+	/* K3: release; pairs with K0, the reader's check before reuse */
+	IOPFQ_STORE_RELEASE(&cs->busy, 0u);
+	if (origin != IOPFQ_ANSWER_USER)
+		consumer_add(&q->delivered_revoked, r.npages); /* consumer side: detach or flush */
+	iopfq_group_answer(q, dev_idx, &r);
+	answer_end(d); /* X4 */
+}
+
+static int answer_one(struct iopfq *q, iopfq_u32 cookie, iopfq_u32 code)
+{
+	iopfq_u32 si = cookie & q->cookie_index_mask;
+	iopfq_u32 gen = cookie >> q->geo.cookie_index_bits;
+
+	if (code != IOPFQ_PAGE_RESP_SUCCESS && code != IOPFQ_PAGE_RESP_INVALID)
+		goto bad;
+	if (gen == 0 || gen > q->cookie_gen_max)
+		goto bad;
+	/*
+	 * K2: the claim. Acquire on success pairs with K1. Exactly one of
+	 * racing answers and revokes (detach, flush) moves it off the cookie.
+	 */
+	if (IOPFQ_CAS_ACQ_REL(&q->cslots[si].cookie, cookie, 0u) != cookie)
+		goto bad;
+	cslot_finish(q, &q->cslots[si],
+		     code == IOPFQ_PAGE_RESP_SUCCESS ? IOPFQ_HW_SUCCESS : IOPFQ_HW_INVALID,
+		     IOPFQ_ANSWER_USER);
+	return 0;
+bad:
+	IOPFQ_STAT_ADD(&q->bad_answers, 1);
+	return -IOPFQ_EINVAL;
+}
+
+int iopfq_respond(struct iopfq *q, const struct iopfq_hwpt_page_response *resp, iopfq_u32 n)
+{
+	iopfq_u32 done;
+	int rc = 0;
+
+	if (!q || (!resp && n))
+		return -IOPFQ_EINVAL;
+	for (done = 0; done < n; done++) {
+		rc = answer_one(q, resp[done].cookie, resp[done].code);
+		if (rc)
+			break;
+	}
+	return done ? (int)done : rc;
+}
+
+/* Delivered groups of a flush or detach: revoke the cookie, or wait for the answer that won it */
+void iopfq_cookies_revoke(struct iopfq *q, const struct iopfq_victims *v)
+{
+	iopfq_u32 si;
+
+	for (si = 0; si <= q->cookie_index_mask; si++) {
+		struct iopfq_cslot *cs = &q->cslots[si];
+		iopfq_u32 cookie;
+
+		/* K0': acquire; pairs with K3 */
+		if (!IOPFQ_LOAD_ACQUIRE(&cs->busy) ||
+		    !victim_matches(v, cs->dev_idx, cs->flags, cs->pasid))
+			continue;
+		cookie = IOPFQ_LOAD_RELAXED(&cs->cookie);
+		if (cookie && IOPFQ_CAS_ACQ_REL(&cs->cookie, cookie, 0u) == cookie) { /* K2 */
+			cslot_finish(q, cs, v->code, v->origin);
+			continue;
+		}
+		/* an answer on another thread owns it; X3 is counted before busy clears */
+		while (IOPFQ_LOAD_ACQUIRE(&cs->busy)) /* K0' */
+			wait_relax(q);
+	}
+}
