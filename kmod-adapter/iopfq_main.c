@@ -18,11 +18,15 @@
  *   aged           -> pr_warn_ratelimited()
  *   relax          -> cond_resched()
  *
- * Locking: f->lock (a mutex) serializes the core's consumer side: read,
- * poll and every ioctl. write() answers through iopfq_respond(), which any
- * number of threads may call at once, so in core mode it takes only
- * f->cfg_sem for reading (the queue memory cannot change under it);
- * IOPFQ_IOC_CONFIG takes it for writing.
+ * Lock order (the whole module): f->lock, then fh->cfg_sem, then the
+ * baseline's spinlocks. Never the other way round.
+ *
+ * f->lock (a mutex) serializes the core's consumer side: read, poll and
+ * every ioctl. write() answers through iopfq_respond(), which any number of
+ * threads may call at once, so in core mode it takes only f->cfg_sem for
+ * reading (the queue memory cannot change under it); IOPFQ_IOC_CONFIG holds
+ * f->lock and takes it for writing. In baseline mode write() takes f->lock
+ * alone (after dropping cfg_sem): it excludes CONFIG too.
  *
  * read() and a failing copy_to_user(): iopfq_read() moves whole groups
  * into the bounce buffer f->recs, then they are copied to the user. If the
@@ -340,15 +344,24 @@ static ssize_t iopfq_fop_write(struct file *file, const char __user *buf, size_t
 	if (*ppos || count % RESP_SIZE)
 		return -ESPIPE;
 	down_read(&fh->cfg_sem);
-	if (f->mode == IOPFQ_MODE_BASELINE) {
-		/* iommufd answers under the fault's mutex, the one read holds */
-		mutex_lock(&f->lock);
-		rc = iopfq_base_write(f->base, buf, count);
-		mutex_unlock(&f->lock);
-	} else {
+	if (f->mode != IOPFQ_MODE_BASELINE) {
 		rc = core_write(f, buf, count);
+		up_read(&fh->cfg_sem);
+		return rc;
 	}
 	up_read(&fh->cfg_sem);
+	/*
+	 * iommufd answers under the fault's mutex, the one read holds. f->lock
+	 * comes before cfg_sem (CONFIG holds f->lock and takes cfg_sem), so it
+	 * is taken with cfg_sem released; CONFIG runs under f->lock, so the
+	 * mode cannot change while it is held.
+	 */
+	mutex_lock(&f->lock);
+	if (f->mode == IOPFQ_MODE_BASELINE)
+		rc = iopfq_base_write(f->base, buf, count);
+	else
+		rc = core_write(f, buf, count);
+	mutex_unlock(&f->lock);
 	return rc;
 }
 

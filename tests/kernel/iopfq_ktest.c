@@ -16,20 +16,26 @@
  *              reader/responder thread: 0 lost, 0 duplicated, 0 refused,
  *              credits balanced; throughput and latency percentiles
  *
+ * Then, once: write() of responses racing IOPFQ_IOC_CONFIG mode switches
+ * on one file for race_seconds (a deadlock fails it).
+ *
  * Prints "ok"/"FAIL" per check, "BENCH" lines, "N of M checks passed" and
  * finally "IOPFQ-KTEST: PASS" or "IOPFQ-KTEST: FAIL".
- * Usage: iopfq_ktest [flood_seconds]
+ * Usage: iopfq_ktest [flood_seconds [race_seconds]]
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,6 +173,14 @@ static struct iopfq_ioc_global_stats global_stats(int fd)
 	memset(&st, 0, sizeof(st));
 	ioctl(fd, IOPFQ_IOC_GLOBAL_STATS, &st);
 	return st;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -474,15 +488,96 @@ static void test_close(int mode)
 }
 
 /* ---------------------------------------------------------------------- */
-/* flood                                                                   */
+/* contracts that hostile callers broke once                               */
 
-static double now_s(void)
+/*
+ * write() of a response racing IOPFQ_IOC_CONFIG mode switches on one file,
+ * for @seconds: both must keep going. A lock-order inversion between the
+ * two (write took the config lock then the queue mutex, CONFIG the other
+ * way round) left both threads in D state for good. Runs in a child
+ * process, so that a deadlock fails this check instead of hanging the whole
+ * test (the stuck child cannot be killed); the guest's hung-task detector
+ * (run.sh sets hung_task_timeout_secs) prints its traces too.
+ */
+struct race {
+	int fd;
+	volatile int stop;
+	unsigned long writes, configs, bad;
+};
+
+static void *race_writer(void *arg)
 {
-	struct timespec ts;
+	struct race *r = arg;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
+	while (!r->stop) {
+		errno = 0;
+		/* no group is outstanding: every answer is refused */
+		if (!(respond(r->fd, 1, IOPFQ_PAGE_RESP_SUCCESS) == -1 && errno == EINVAL))
+			__atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
+		r->writes++;
+	}
+	return NULL;
 }
+
+static void *race_config(void *arg)
+{
+	struct race *r = arg;
+
+	while (!r->stop) {
+		int mode = r->configs % 3 ? IOPFQ_MODE_BASELINE : IOPFQ_MODE_CORE;
+
+		if (config(r->fd, mode, 8, 64))
+			__atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
+		r->configs++;
+	}
+	return NULL;
+}
+
+static void test_config_race(double seconds)
+{
+	double deadline;
+	int status = 0;
+	pid_t pid;
+
+	if (seconds <= 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		struct race r = { .fd = dev_open() };
+		pthread_t w, c;
+
+		if (config(r.fd, IOPFQ_MODE_BASELINE, 8, 64))
+			_exit(3);
+		pthread_create(&w, NULL, race_writer, &r);
+		pthread_create(&c, NULL, race_config, &r);
+		usleep((useconds_t)(seconds * 1e6));
+		r.stop = 1;
+		pthread_join(w, NULL);
+		pthread_join(c, NULL);
+		printf("race: %lu writes, %lu configs in %.0f s, %lu unexpected results\n",
+		       r.writes, r.configs, seconds, r.bad);
+		close(r.fd);
+		_exit(r.bad || !r.writes || !r.configs ? 1 : 0);
+	}
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	/* generous: TCG on a loaded host; a deadlock never ends anyway */
+	deadline = now_s() + seconds + 60;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_s() > deadline) {
+			printf("race: write/CONFIG still running %.0f s after the end: deadlock\n",
+			       seconds + 60);
+			status = -1;
+			break;
+		}
+		usleep(100000);
+	}
+	CHECK(status == 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* flood                                                                   */
 
 static void percentiles(const uint64_t *hist, uint64_t count, double out[4])
 {
@@ -631,6 +726,7 @@ static void test_flood(int mode, double seconds, struct flood_result *res)
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+	double race_seconds = argc > 2 ? atof(argv[2]) : 5.0;
 	struct flood_result r[2];
 	int mode;
 
@@ -653,6 +749,13 @@ int main(int argc, char **argv)
 		test_flood(mode, seconds, &r[mode]);
 		printf("%s flood: %u of %u checks passed\n", mode_name, passed - before,
 		       checks - ran);
+	}
+	{
+		unsigned int before = passed, ran = checks;
+
+		mode_name = "race";
+		test_config_race(race_seconds);
+		printf("race write/CONFIG: %u of %u checks passed\n", passed - before, checks - ran);
 	}
 	for (mode = 0; mode < 2; mode++) {
 		int d;
