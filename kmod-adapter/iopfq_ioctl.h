@@ -102,10 +102,12 @@ struct iopfq_ioc_flush {
  * the queue)
  * @flags: IOPFQ_PGFAULT_FLAGS_* (PASID_VALID, LAST_PAGE)
  * @answer: out: the hardware answer the refusal calls for (0 Success,
- *	0xff none), see iopfq_report()
+ *	0xff none), see iopfq_report(). Checked writable before the report
+ *	(its own value is written back), so a read-only argument fails with
+ *	-EFAULT and nothing reported.
  *
  * Return of the ioctl: 0, or the report's error (-EDQUOT, -EINVAL, -EIO,
- * -ENODEV); -ENOENT for an unknown @dev_id.
+ * -ENODEV); -ENOENT for an unknown @dev_id; -EFAULT.
  */
 struct iopfq_ioc_inject {
 	__u32 dev_id;

@@ -594,6 +594,7 @@ static int inject_one(void *arg)
 static long ioc_inject(struct iopfq_file *f, void __user *argp)
 {
 	struct iopfq_ioc_inject in;
+	u32 __user *uanswer;
 	struct iopfq_request req;
 	struct iopfq_simdev *sd;
 	u32 answer = IOPFQ_HW_NONE;
@@ -602,6 +603,14 @@ static long ioc_inject(struct iopfq_file *f, void __user *argp)
 	int rc;
 
 	if (copy_from_user(&in, argp, sizeof(in)))
+		return -EFAULT;
+	/*
+	 * The answer is written back after the report, which cannot be undone:
+	 * make sure now that it can be written (the same value goes there
+	 * again), so that a call that fails has reported nothing.
+	 */
+	uanswer = &((struct iopfq_ioc_inject __user *)argp)->answer;
+	if (put_user(in.answer, uanswer))
 		return -EFAULT;
 	sd = iopfq_sim_find(f, in.dev_id);
 	if (!sd)
@@ -629,9 +638,12 @@ static long ioc_inject(struct iopfq_file *f, void __user *argp)
 		if (in.flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE)
 			atomic64_inc(&sd->sent_groups);
 	}
-	in.answer = answer;
-	if (put_user(in.answer, &((struct iopfq_ioc_inject __user *)argp)->answer))
-		return rc ? rc : -EFAULT;
+	/*
+	 * Only a caller that unmaps or write-protects its argument during the
+	 * call makes this fail; the report has happened, so its result stands.
+	 */
+	if (put_user(answer, uanswer))
+		pr_debug("INJECT: answer not written back\n");
 	return rc;
 }
 

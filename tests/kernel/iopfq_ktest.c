@@ -12,6 +12,8 @@
  *              flush and detach with groups pending (answered INVALID)
  *   close      close() with groups queued and delivered: all answered
  *              INVALID, no allocation left behind (module-wide counters)
+ *   contracts  a failing INJECT changes nothing (-EFAULT before the
+ *              report)
  *   flood      an hrtimer (hard IRQ) and a kthread generator against one
  *              reader/responder thread: 0 lost, 0 duplicated, 0 refused,
  *              credits balanced; throughput and latency percentiles
@@ -491,6 +493,57 @@ static void test_close(int mode)
 /* contracts that hostile callers broke once                               */
 
 /*
+ * A failing IOPFQ_IOC_INJECT changes nothing: an argument that can be read
+ * but not written (the answer field) fails with -EFAULT before the request
+ * is reported, so a caller that retries does not report the fault twice.
+ */
+static void test_inject_efault(int mode)
+{
+	unsigned int pagesz = (unsigned int)sysconf(_SC_PAGESIZE);
+	struct iopfq_hwpt_pgfault recs[4];
+	struct iopfq_ioc_dev_stats st0, st1;
+	struct iopfq_ioc_inject *in;
+	int fd = dev_open();
+	char *page;
+
+	CHECK_EQ(config(fd, mode, 4, 64), 0);
+	CHECK_EQ(attach(fd, 1, 16, 100, 1, 1), 0);
+	page = mmap(NULL, pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(page != MAP_FAILED);
+	if (page == MAP_FAILED) {
+		close(fd);
+		return;
+	}
+	in = (struct iopfq_ioc_inject *)page;
+	in->dev_id = 1;
+	in->flags = IOPFQ_PGFAULT_FLAGS_PASID_VALID | IOPFQ_PGFAULT_FLAGS_LAST_PAGE;
+	in->pasid = 100;
+	in->grpid = 3;
+	in->perm = IOPFQ_PGFAULT_PERM_READ;
+	in->answer = 7;
+	CHECK_EQ(mprotect(page, pagesz, PROT_READ), 0);
+	st0 = dev_stats(fd, 1);
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, in), EFAULT);
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, in), EFAULT); /* a retry: still nothing */
+	st1 = dev_stats(fd, 1);
+	CHECK_EQ(st1.sent_pages, st0.sent_pages);
+	CHECK_EQ(st1.refused, st0.refused);
+	CHECK_EQ(st1.credits_outstanding, 0);
+	CHECK_EQ(queue_stats(fd).accepted, 0);
+	CHECK_EQ(readable(fd), 2);
+	CHECK_EQ(read(fd, recs, sizeof(recs)), 0);
+	/* the same request from writable memory goes through, once */
+	CHECK_EQ(mprotect(page, pagesz, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_INJECT, in), 0);
+	CHECK_EQ(in->answer, 0xff);
+	CHECK_EQ(read(fd, recs, sizeof(recs)), REC);
+	CHECK_EQ(respond(fd, recs[0].cookie, 0), RESP);
+	CHECK_EQ(dev_stats(fd, 1).sent_pages, 1);
+	munmap(page, pagesz);
+	close(fd);
+}
+
+/*
  * write() of a response racing IOPFQ_IOC_CONFIG mode switches on one file,
  * for @seconds: both must keep going. A lock-order inversion between the
  * two (write took the config lock then the queue mutex, CONFIG the other
@@ -743,6 +796,11 @@ int main(int argc, char **argv)
 		ran = checks;
 		test_close(mode);
 		printf("%s close: %u of %u checks passed\n", mode_name, passed - before,
+		       checks - ran);
+		before = passed;
+		ran = checks;
+		test_inject_efault(mode);
+		printf("%s contracts: %u of %u checks passed\n", mode_name, passed - before,
 		       checks - ran);
 		before = passed;
 		ran = checks;
