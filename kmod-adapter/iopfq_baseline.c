@@ -30,6 +30,9 @@
  *   - a read whose copy_to_user() fails gives the cookie back and puts the
  *     group back at the head of the list before counting any of its bytes
  *     (whole groups only, as the core adapter does).
+ *   - write() refuses cookie 0 before xa_erase(): the merged code erases
+ *     the user's value, so a refused {cookie 0} releases the index that
+ *     XA_FLAGS_ALLOC1 reserves and the next group gets cookie 0.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -380,7 +383,12 @@ ssize_t iopfq_base_write(struct iopfq_base *b, const char __user *buf, size_t co
 			rc = -EINVAL;
 			break;
 		}
-		g = xa_erase(&b->response, resp.cookie);
+		/*
+		 * Cookie 0 is never issued (XA_FLAGS_ALLOC1 reserves index 0):
+		 * xa_erase() of it would release the reservation, and the next
+		 * xa_alloc() would hand out 0. The merged write() has that bug.
+		 */
+		g = resp.cookie ? xa_erase(&b->response, resp.cookie) : NULL;
 		if (!g) {
 			atomic64_inc(&b->bad_answers);
 			rc = -EINVAL;

@@ -13,7 +13,8 @@
  *   close      close() with groups queued and delivered: all answered
  *              INVALID, no allocation left behind (module-wide counters)
  *   contracts  a failing INJECT changes nothing (-EFAULT before the
- *              report)
+ *              report); cookie 0 is never issued, even after a write of
+ *              cookie 0
  *   flood      an hrtimer (hard IRQ) and a kthread generator against one
  *              reader/responder thread: 0 lost, 0 duplicated, 0 refused,
  *              credits balanced; throughput and latency percentiles
@@ -544,6 +545,40 @@ static void test_inject_efault(int mode)
 }
 
 /*
+ * Cookie 0 is never issued: a write of {cookie 0, SUCCESS} with a group
+ * outstanding fails with -EINVAL and changes nothing, so the next groups
+ * still get non-zero cookies (the merged iommufd path erased the reserved
+ * index 0 of its XA_FLAGS_ALLOC1 xarray there and handed out 0 next).
+ */
+static void test_cookie_zero(int mode)
+{
+	struct iopfq_hwpt_pgfault recs[4];
+	uint32_t outstanding;
+	unsigned int i;
+	int fd = dev_open();
+
+	CHECK_EQ(config(fd, mode, 4, 64), 0);
+	CHECK_EQ(attach(fd, 1, 16, 100, 1, 1), 0);
+	CHECK_EQ(inject_group(fd, 1, 100, 1, 1), 0);
+	CHECK_EQ(read(fd, recs, sizeof(recs)), REC);
+	outstanding = recs[0].cookie;
+	CHECK(outstanding != 0);
+	CHECK_ERR(respond(fd, 0, IOPFQ_PAGE_RESP_SUCCESS), EINVAL);
+	CHECK_ERR(respond(fd, 0, IOPFQ_PAGE_RESP_INVALID), EINVAL);
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(inject_group(fd, 1, 100, 2 + i, 1), 0);
+		memset(recs, 0, sizeof(recs));
+		CHECK_EQ(read(fd, recs, sizeof(recs)), REC);
+		CHECK(recs[0].grpid == 2 + i && recs[0].cookie != 0 && recs[0].cookie != outstanding);
+		CHECK_EQ(respond(fd, recs[0].cookie, IOPFQ_PAGE_RESP_SUCCESS), RESP);
+	}
+	CHECK_EQ(respond(fd, outstanding, IOPFQ_PAGE_RESP_SUCCESS), RESP);
+	CHECK_EQ(dev_stats(fd, 1).answered_groups, 4);
+	CHECK_EQ(dev_stats(fd, 1).credits_outstanding, 0);
+	close(fd);
+}
+
+/*
  * write() of a response racing IOPFQ_IOC_CONFIG mode switches on one file,
  * for @seconds: both must keep going. A lock-order inversion between the
  * two (write took the config lock then the queue mutex, CONFIG the other
@@ -800,6 +835,7 @@ int main(int argc, char **argv)
 		before = passed;
 		ran = checks;
 		test_inject_efault(mode);
+		test_cookie_zero(mode);
 		printf("%s contracts: %u of %u checks passed\n", mode_name, passed - before,
 		       checks - ran);
 		before = passed;
