@@ -46,6 +46,8 @@
 
 struct iopfq_base_dev {
 	struct iopfq_simdev *sd;
+	u32 credits;                    /* its PRI allocation */
+	atomic_t outstanding;           /* page requests taken, not yet given back */
 	spinlock_t partial_lock;        /* iommu_fault_param.lock (a mutex there) */
 	struct list_head partial;
 };
@@ -76,6 +78,7 @@ struct iopfq_base {
 	atomic64_t frees;
 	atomic64_t alloc_failures;
 	atomic64_t accepted;
+	atomic64_t refused_over_credit;
 	atomic64_t groups_delivered;
 	atomic64_t groups_answered;
 	atomic64_t pages_answered;
@@ -164,6 +167,7 @@ int iopfq_base_attach(struct iopfq_base *b, struct iopfq_simdev *sd)
 	if (!bd)
 		return -ENOMEM;
 	bd->sd = sd;
+	bd->credits = sd->credits;
 	spin_lock_init(&bd->partial_lock);
 	INIT_LIST_HEAD(&bd->partial);
 	sd->bdev = bd;
@@ -205,6 +209,19 @@ static void base_free_group(struct iopfq_base *b, struct iopfq_base_group *g)
 	base_free(b, g);
 }
 
+/*
+ * A group leaves the queue: its credits come back first (a device that
+ * reissues the moment it sees the response must find them), then the
+ * answer @code (IOPFQ_HW_NONE: none), then its memory.
+ */
+static void base_retire(struct iopfq_base *b, struct iopfq_base_group *g, u32 code)
+{
+	atomic_sub(g->fault_count, &g->bdev->outstanding);
+	if (code != IOPFQ_HW_NONE)
+		base_answer(g, code);
+	base_free_group(b, g);
+}
+
 /**
  * iopfq_base_report - one page request, as iommu_report_device_fault() and
  * iommufd_fault_iopf_handler() would take it
@@ -212,14 +229,18 @@ static void base_free_group(struct iopfq_base *b, struct iopfq_base_group *g)
  * @sd: the reporting device
  * @req: the request
  *
+ * @answer: out (may be NULL): IOPFQ_HW_SUCCESS for a refused last page (the
+ *	device retries), else IOPFQ_HW_NONE
+ *
  * Context: any but NMI, inside srcu_read_lock(iopfq_base_srcu()); allocates
  * (GFP_ATOMIC in hard IRQ, GFP_KERNEL otherwise).
  * Return: 0; -EINVAL for a Stop Marker (io-pgfault does not take them);
- * -ENOMEM (a partial page is then lost; a last page is answered Response
- * Failure, as the merged code does).
+ * -EDQUOT beyond the device's credits (as the core; the merged path counts
+ * no credits); -ENOMEM (a partial page is then lost; a last page is answered
+ * Response Failure, as the merged code does).
  */
 int iopfq_base_report(struct iopfq_base *b, struct iopfq_simdev *sd,
-		      const struct iopfq_request *req)
+		      const struct iopfq_request *req, u32 *answer)
 {
 	gfp_t gfp = in_hardirq() ? GFP_ATOMIC : GFP_KERNEL;
 	struct iopfq_base_dev *bd = sd->bdev;
@@ -227,12 +248,23 @@ int iopfq_base_report(struct iopfq_base *b, struct iopfq_simdev *sd,
 	struct iopfq_base_group *g;
 	unsigned long irqflags;
 
+	if (answer)
+		*answer = IOPFQ_HW_NONE;
 	if (!(req->perm & (IOPFQ_PGFAULT_PERM_READ | IOPFQ_PGFAULT_PERM_WRITE)))
 		return -EINVAL;
+	if (atomic_inc_return(&bd->outstanding) > bd->credits) {
+		atomic_dec(&bd->outstanding);
+		atomic64_inc(&b->refused_over_credit);
+		if (answer && (req->flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE))
+			*answer = IOPFQ_HW_SUCCESS;
+		return -EDQUOT;
+	}
 	if (!(req->flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE)) {
 		fl = base_alloc(b, sizeof(*fl), gfp);
-		if (!fl)
+		if (!fl) {
+			atomic_dec(&bd->outstanding);
 			return -ENOMEM;
+		}
 		fl->req = *req;
 		spin_lock_irqsave(&bd->partial_lock, irqflags);
 		list_add_tail(&fl->list, &bd->partial);
@@ -248,9 +280,11 @@ int iopfq_base_report(struct iopfq_base *b, struct iopfq_simdev *sd,
 			if (same_key(&fl->req, req)) {
 				list_del(&fl->list);
 				base_free(b, fl);
+				atomic_dec(&bd->outstanding);
 			}
 		}
 		spin_unlock_irqrestore(&bd->partial_lock, irqflags);
+		atomic_dec(&bd->outstanding);
 		iopfq_sim_response(sd, req->pasid, req->grpid, 1, IOPFQ_HW_FAILURE);
 		return -ENOMEM;
 	}
@@ -396,9 +430,8 @@ ssize_t iopfq_base_write(struct iopfq_base *b, const char __user *buf, size_t co
 		}
 		atomic64_inc(&b->groups_answered);
 		atomic64_add(g->fault_count, &b->pages_answered);
-		base_answer(g, resp.code == IOPFQ_PAGE_RESP_SUCCESS ? IOPFQ_HW_SUCCESS
-								    : IOPFQ_HW_INVALID);
-		base_free_group(b, g);
+		base_retire(b, g, resp.code == IOPFQ_PAGE_RESP_SUCCESS ? IOPFQ_HW_SUCCESS
+								       : IOPFQ_HW_INVALID);
 		done += sizeof(resp);
 	}
 	return done ? done : rc;
@@ -443,6 +476,7 @@ static void base_remove(struct iopfq_base *b, struct iopfq_base_dev *bd, bool al
 	list_for_each_entry_safe(fl, fnext, &victims, list) {
 		list_del(&fl->list);
 		atomic64_inc(&b->discarded);
+		atomic_dec(&bd->outstanding);
 		base_free(b, fl);
 	}
 
@@ -456,11 +490,10 @@ static void base_remove(struct iopfq_base *b, struct iopfq_base_dev *bd, bool al
 		if (respond) {
 			atomic64_inc(&b->groups_auto_answered);
 			atomic64_add(g->fault_count, &b->pages_auto_answered);
-			base_answer(g, IOPFQ_HW_INVALID);
 		} else {
 			atomic64_add(g->fault_count, &b->discarded);
 		}
-		base_free_group(b, g);
+		base_retire(b, g, respond ? IOPFQ_HW_INVALID : IOPFQ_HW_NONE);
 	}
 
 	xa_for_each(&b->response, index, g) {
@@ -470,11 +503,10 @@ static void base_remove(struct iopfq_base *b, struct iopfq_base_dev *bd, bool al
 		if (respond) {
 			atomic64_inc(&b->groups_auto_answered);
 			atomic64_add(g->fault_count, &b->pages_auto_answered);
-			base_answer(g, IOPFQ_HW_INVALID);
 		} else {
 			atomic64_add(g->fault_count, &b->discarded);
 		}
-		base_free_group(b, g);
+		base_retire(b, g, respond ? IOPFQ_HW_INVALID : IOPFQ_HW_NONE);
 	}
 #undef BASE_MATCH
 }
@@ -522,6 +554,7 @@ void iopfq_base_flush(struct iopfq_base *b, struct iopfq_simdev *sd, bool pasid_
 void iopfq_base_stats(struct iopfq_base *b, struct iopfq_ioc_queue_stats *st)
 {
 	st->accepted = atomic64_read(&b->accepted);
+	st->refused_over_credit = atomic64_read(&b->refused_over_credit);
 	st->groups_delivered = atomic64_read(&b->groups_delivered);
 	st->groups_answered = atomic64_read(&b->groups_answered);
 	st->answered = atomic64_read(&b->pages_answered);

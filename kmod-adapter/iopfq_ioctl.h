@@ -53,6 +53,16 @@ struct iopfq_ioc_config {
 
 #define IOPFQ_IOC_MAX_BUDGET 65536u
 #define IOPFQ_IOC_MAX_PASIDS 64u
+/* Page requests in one generated group (struct iopfq_ioc_attach.group_size) */
+#define IOPFQ_IOC_MAX_GROUP 512u
+/* Groups in one generator burst (struct iopfq_ioc_gen.burst): the group indexes */
+#define IOPFQ_IOC_MAX_BURST 512u
+/*
+ * Page requests one hrtimer callback (hard IRQ) may report: burst *
+ * group_size <= min(credits, this). 512 is what one page-request interrupt
+ * can find in the smallest hardware queue (AMD's PPR log: 512 entries).
+ */
+#define IOPFQ_IOC_MAX_IRQ_PAGES 512u
 
 /* struct iopfq_ioc_attach.flags */
 #define IOPFQ_ATTACH_NO_PASID (1u << 0) /* requests carry no PASID */

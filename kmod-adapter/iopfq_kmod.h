@@ -151,6 +151,8 @@ int iopfq_sim_gen_start(struct iopfq_simdev *sd, const struct iopfq_ioc_gen *g);
 void iopfq_sim_gen_stop(struct iopfq_simdev *sd);
 void iopfq_sim_stats(struct iopfq_simdev *sd, struct iopfq_ioc_dev_stats *st);
 int iopfq_sim_check_attach(const struct iopfq_ioc_attach *a);
+int iopfq_sim_check_request(const struct iopfq_request *r);
+bool iopfq_sim_is_marker(const struct iopfq_request *r);
 
 /* iopfq_baseline.c */
 struct iopfq_base *iopfq_base_create(struct iopfq_file *f, u32 max_devices);
@@ -160,7 +162,7 @@ void iopfq_base_detach(struct iopfq_base *b, struct iopfq_simdev *sd);
 void iopfq_base_flush(struct iopfq_base *b, struct iopfq_simdev *sd, bool pasid_valid,
 		      u32 pasid, bool no_response);
 int iopfq_base_report(struct iopfq_base *b, struct iopfq_simdev *sd,
-		      const struct iopfq_request *req);
+		      const struct iopfq_request *req, u32 *answer);
 struct srcu_struct *iopfq_base_srcu(struct iopfq_base *b);
 ssize_t iopfq_base_read(struct iopfq_base *b, char __user *buf, size_t count);
 ssize_t iopfq_base_write(struct iopfq_base *b, const char __user *buf, size_t count);

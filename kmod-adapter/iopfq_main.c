@@ -228,11 +228,8 @@ int iopfq_file_report(struct iopfq_simdev *sd, const struct iopfq_request *req, 
 {
 	struct iopfq_file *f = sd->file;
 
-	if (f->mode == IOPFQ_MODE_BASELINE) {
-		if (answer)
-			*answer = IOPFQ_HW_NONE;
-		return iopfq_base_report(f->base, sd, req);
-	}
+	if (f->mode == IOPFQ_MODE_BASELINE)
+		return iopfq_base_report(f->base, sd, req, answer);
 	return iopfq_report(f->q, sd->handle, req, answer);
 }
 
@@ -599,7 +596,7 @@ static long ioc_inject(struct iopfq_file *f, void __user *argp)
 	struct iopfq_simdev *sd;
 	u32 answer = IOPFQ_HW_NONE;
 	struct inject_arg one;
-	bool first;
+	bool first = false, marker;
 	int rc;
 
 	if (copy_from_user(&in, argp, sizeof(in)))
@@ -622,18 +619,27 @@ static long ioc_inject(struct iopfq_file *f, void __user *argp)
 	req.grpid = in.grpid;
 	req.perm = in.perm;
 	req.addr = in.addr;
+	rc = iopfq_sim_check_request(&req);
+	if (rc)
+		return rc;
 
-	first = iopfq_sim_page_begin(sd, in.pasid, in.grpid);
-	atomic_inc(&sd->credits_used);
+	/* a Stop Marker is never answered: no credit, no outstanding group */
+	marker = iopfq_sim_is_marker(&req);
+	if (!marker) {
+		first = iopfq_sim_page_begin(sd, in.pasid, in.grpid);
+		atomic_inc(&sd->credits_used);
+	}
 	one.sd = sd;
 	one.req = &req;
 	one.answer = &answer;
 	rc = iopfq_file_report_section(f, inject_one, &one);
 	if (rc) {
-		atomic_dec(&sd->credits_used);
 		atomic64_inc(&sd->refused);
-		iopfq_sim_page_undo(sd, in.pasid, in.grpid, first);
-	} else {
+		if (!marker) {
+			atomic_dec(&sd->credits_used);
+			iopfq_sim_page_undo(sd, in.pasid, in.grpid, first);
+		}
+	} else if (!marker) {
 		atomic64_inc(&sd->sent_pages);
 		if (in.flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE)
 			atomic64_inc(&sd->sent_groups);

@@ -46,7 +46,7 @@ int iopfq_sim_check_attach(const struct iopfq_ioc_attach *a)
 		return -EINVAL;
 	if (!a->credits || a->credits > IOPFQ_IOC_MAX_BUDGET)
 		return -EINVAL;
-	if (!a->group_size || a->group_size > a->credits)
+	if (!a->group_size || a->group_size > min(a->credits, IOPFQ_IOC_MAX_GROUP))
 		return -EINVAL;
 	if (a->flags & IOPFQ_ATTACH_NO_PASID)
 		return a->npasids == 1 && a->pasid_base == 0 ? 0 : -EINVAL;
@@ -54,6 +54,41 @@ int iopfq_sim_check_attach(const struct iopfq_ioc_attach *a)
 	    a->pasid_base > IOPFQ_PASID_MAX - (a->npasids - 1))
 		return -EINVAL;
 	return 0;
+}
+
+/**
+ * iopfq_sim_check_request - validate a page request the simulated IOMMU
+ * was asked to inject: what a real one could decode from a PRI message
+ * @r: the request
+ *
+ * Context: any. Return: 0 or -EINVAL.
+ */
+int iopfq_sim_check_request(const struct iopfq_request *r)
+{
+	const u32 perms = IOPFQ_PGFAULT_PERM_READ | IOPFQ_PGFAULT_PERM_WRITE |
+			  IOPFQ_PGFAULT_PERM_EXEC | IOPFQ_PGFAULT_PERM_PRIV;
+	bool pasid_valid = r->flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID;
+
+	if (r->flags & ~(IOPFQ_PGFAULT_FLAGS_PASID_VALID | IOPFQ_PGFAULT_FLAGS_LAST_PAGE))
+		return -EINVAL;
+	if (r->grpid > IOPFQ_GRPID_MAX || (r->perm & ~perms))
+		return -EINVAL;
+	if (pasid_valid ? r->pasid > IOPFQ_PASID_MAX : r->pasid != 0)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * iopfq_sim_is_marker - @r is a Stop Marker (last page, neither read nor
+ * write): it asks for no answer, so it takes no credit of the device
+ * @r: the request
+ *
+ * Context: any.
+ */
+bool iopfq_sim_is_marker(const struct iopfq_request *r)
+{
+	return (r->flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE) &&
+	       !(r->perm & (IOPFQ_PGFAULT_PERM_READ | IOPFQ_PGFAULT_PERM_WRITE));
 }
 
 /**
@@ -469,7 +504,9 @@ static int gen_thread_fn(void *arg)
  * @g: kind, period, burst, limit
  *
  * Context: f->lock held; process.
- * Return: 0; -EINVAL bad kind, period or burst; -EBUSY one runs already;
+ * Return: 0; -EINVAL bad kind, period or burst (1 .. IOPFQ_IOC_MAX_BURST;
+ * hrtimer: burst * group_size <= min(credits, IOPFQ_IOC_MAX_IRQ_PAGES));
+ * -EBUSY one runs already;
  * the kthread's creation error.
  */
 int iopfq_sim_gen_start(struct iopfq_simdev *sd, const struct iopfq_ioc_gen *g)
@@ -478,7 +515,11 @@ int iopfq_sim_gen_start(struct iopfq_simdev *sd, const struct iopfq_ioc_gen *g)
 
 	if (g->kind != IOPFQ_GEN_KTHREAD && g->kind != IOPFQ_GEN_HRTIMER)
 		return -EINVAL;
-	if (!g->burst || g->burst > 4096)
+	if (!g->burst || g->burst > IOPFQ_IOC_MAX_BURST)
+		return -EINVAL;
+	/* what one hard-IRQ callback reports: no more than one interrupt could find */
+	if (g->kind == IOPFQ_GEN_HRTIMER &&
+	    g->burst * sd->group_size > min(sd->credits, IOPFQ_IOC_MAX_IRQ_PAGES))
 		return -EINVAL;
 	if (g->period_ns > NSEC_PER_SEC ||
 	    (g->kind == IOPFQ_GEN_HRTIMER && g->period_ns < 1000))

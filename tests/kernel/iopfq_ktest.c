@@ -14,7 +14,8 @@
  *              INVALID, no allocation left behind (module-wide counters)
  *   contracts  a failing INJECT changes nothing (-EFAULT before the
  *              report); cookie 0 is never issued, even after a write of
- *              cookie 0
+ *              cookie 0; over-credit injects refused; a Stop Marker takes
+ *              no device credit; group, burst and hard-IRQ batch bounds
  *   flood      an hrtimer (hard IRQ) and a kthread generator against one
  *              reader/responder thread: 0 lost, 0 duplicated, 0 refused,
  *              credits balanced; throughput and latency percentiles
@@ -579,6 +580,125 @@ static void test_cookie_zero(int mode)
 }
 
 /*
+ * Credits and generator bounds: over-credit injects are refused in both
+ * modes; a Stop Marker takes no device credit; a group has at most
+ * IOPFQ_IOC_MAX_GROUP pages; a burst at most IOPFQ_IOC_MAX_BURST groups; an
+ * hrtimer callback reports at most min(credits, IOPFQ_IOC_MAX_IRQ_PAGES)
+ * page requests.
+ */
+static void test_credits(int mode)
+{
+	struct iopfq_ioc_inject in = {
+		.dev_id = 1, .flags = IOPFQ_PGFAULT_FLAGS_PASID_VALID, .pasid = 100, .grpid = 9,
+		.perm = IOPFQ_PGFAULT_PERM_READ,
+	};
+	struct iopfq_hwpt_pgfault recs[16];
+	struct iopfq_ioc_gen gen;
+	struct iopfq_ioc_flush fl;
+	unsigned int i;
+	int fd = dev_open();
+
+	CHECK_EQ(config(fd, mode, 8, 4096), 0);
+	CHECK_EQ(attach(fd, 1, 8, 100, 1, 1), 0);
+
+	/* malformed requests, in both modes */
+	in.grpid = IOPFQ_GRPID_MAX + 1;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EINVAL);
+	in.grpid = 9;
+	in.pasid = IOPFQ_PASID_MAX + 1;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EINVAL);
+	in.pasid = 100;
+	in.flags |= 1u << 5;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EINVAL);
+	in.flags = 0; /* no PASID, but a PASID given */
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EINVAL);
+	in.flags = IOPFQ_PGFAULT_FLAGS_PASID_VALID;
+	in.perm = 1u << 7;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EINVAL);
+	in.perm = IOPFQ_PGFAULT_PERM_READ;
+	CHECK_EQ(dev_stats(fd, 1).credits_outstanding, 0);
+
+	/* 8 credits: 8 partial pages, then the 9th is refused, last page or not */
+	for (i = 0; i < 8; i++)
+		CHECK_EQ(inject(fd, 1, 100, 9, 0, 0x1000ull * i), 0);
+	CHECK_EQ(dev_stats(fd, 1).credits_outstanding, 8);
+	in.answer = 7;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EDQUOT);
+	CHECK_EQ(in.answer, 0xff);
+	in.flags |= IOPFQ_PGFAULT_FLAGS_LAST_PAGE;
+	in.answer = 7;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EDQUOT);
+	CHECK_EQ(in.answer, 0); /* Success: the device retries, as VT-d on PRQ overflow */
+	CHECK_EQ(dev_stats(fd, 1).credits_outstanding, 8);
+	CHECK_EQ(readable(fd), 2);
+	memset(&fl, 0, sizeof(fl));
+	fl.dev_id = 1;
+	fl.pasid = 100;
+	fl.flags = IOPFQ_IOC_FLUSH_PASID_VALID;
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_FLUSH, &fl), 0);
+	CHECK_EQ(dev_stats(fd, 1).credits_outstanding, 0);
+
+	/* a Stop Marker: accepted by the core, refused by the baseline; never a credit */
+	in.flags = IOPFQ_PGFAULT_FLAGS_PASID_VALID | IOPFQ_PGFAULT_FLAGS_LAST_PAGE;
+	in.perm = 0;
+	in.grpid = 10;
+	if (mode == IOPFQ_MODE_CORE)
+		CHECK_EQ(ioctl(fd, IOPFQ_IOC_INJECT, &in), 0);
+	else
+		CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EINVAL);
+	CHECK_EQ(dev_stats(fd, 1).credits_outstanding, 0);
+	CHECK_EQ(inject_group(fd, 1, 100, 10, 8), 0); /* all 8 credits are still there */
+	CHECK_EQ(read(fd, recs, sizeof(recs)), 8 * REC);
+	CHECK_EQ(respond(fd, recs[0].cookie, 0), RESP);
+	CHECK_EQ(dev_stats(fd, 1).credits_outstanding, 0);
+	CHECK_EQ(dev_stats(fd, 1).duplicates, 0);
+
+	/* group size: 1 .. min(credits, IOPFQ_IOC_MAX_GROUP) */
+	CHECK_ERR(attach(fd, 2, 1024, 200, 1, IOPFQ_IOC_MAX_GROUP + 1), EINVAL);
+	CHECK_ERR(attach(fd, 2, 1024, 200, 1, 1024), EINVAL);
+	CHECK_EQ(attach(fd, 2, 1024, 200, 1, IOPFQ_IOC_MAX_GROUP), 0);
+	CHECK_EQ(attach(fd, 3, 1024, 300, 1, 4), 0);
+	CHECK_EQ(attach(fd, 4, 64, 400, 1, 4), 0);
+
+	/* burst: 1 .. IOPFQ_IOC_MAX_BURST groups, either kind */
+	memset(&gen, 0, sizeof(gen));
+	gen.dev_id = 3;
+	gen.kind = IOPFQ_GEN_KTHREAD;
+	gen.period_ns = 1000000;
+	gen.burst = 0;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), EINVAL);
+	gen.burst = IOPFQ_IOC_MAX_BURST + 1;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), EINVAL);
+	/* hrtimer: a callback reports at most min(credits, IOPFQ_IOC_MAX_IRQ_PAGES) pages */
+	gen.kind = IOPFQ_GEN_HRTIMER;
+	gen.dev_id = 2; /* groups of IOPFQ_IOC_MAX_GROUP pages */
+	gen.burst = 2;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), EINVAL);
+	gen.dev_id = 3; /* groups of 4, 1024 credits */
+	gen.burst = IOPFQ_IOC_MAX_IRQ_PAGES / 4 + 1;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), EINVAL);
+	gen.dev_id = 4; /* groups of 4, 64 credits */
+	gen.burst = 64 / 4 + 1;
+	CHECK_ERR(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), EINVAL);
+	{
+		struct iopfq_ioc_dev_stats st = dev_stats(fd, 4);
+
+		CHECK(st.sent_groups == 0 && st.credits_outstanding == 0);
+	}
+	/* the limits themselves are accepted */
+	gen.dev_id = 3;
+	gen.burst = IOPFQ_IOC_MAX_IRQ_PAGES / 4;
+	gen.max_groups = 1;
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), 0);
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_GEN_STOP, &(uint32_t){ 3 }), 0);
+	gen.dev_id = 2;
+	gen.burst = 1;
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_GEN_START, &gen), 0);
+	CHECK_EQ(ioctl(fd, IOPFQ_IOC_GEN_STOP, &(uint32_t){ 2 }), 0);
+	close(fd);
+}
+
+/*
  * write() of a response racing IOPFQ_IOC_CONFIG mode switches on one file,
  * for @seconds: both must keep going. A lock-order inversion between the
  * two (write took the config lock then the queue mutex, CONFIG the other
@@ -836,6 +956,7 @@ int main(int argc, char **argv)
 		ran = checks;
 		test_inject_efault(mode);
 		test_cookie_zero(mode);
+		test_credits(mode);
 		printf("%s contracts: %u of %u checks passed\n", mode_name, passed - before,
 		       checks - ran);
 		before = passed;
