@@ -3,10 +3,16 @@
  * iopfq_baseline.c - the baseline mode: a model of the merged kernel path,
  * drivers/iommu/io-pgfault.c (partial list, group assembly) feeding
  * drivers/iommu/iommufd/eventq.c (deliver list, response xarray), written
- * from their description, behind the same /dev/iopfq file operations, so
- * both are measured with the same generators in one boot.
+ * from their description, behind the backend table (iopfq_backend.h) the
+ * core's adapter implements too, so both are measured with the same
+ * generators in one boot.
  *
- * May touch: the baseline queue of one file and the module-wide counters.
+ * Lock order: the caller's locks, then b->mutex (the fault's mutex: read,
+ * write, attach, detach, flush), then bd->partial_lock, then b->lock (the
+ * deliver list; never both spinlocks at once in fact), then the wait
+ * queue's lock. The SRCU read side (reports) nests in nothing of these.
+ *
+ * May touch: one baseline queue and this file's module-wide counters.
  *
  * What is modelled, as merged:
  *   - a kzalloc per partial page request, kept on a per-device list;
@@ -33,19 +39,26 @@
  *   - write() refuses cookie 0 before xa_erase(): the merged code erases
  *     the user's value, so a refused {cookie 0} releases the index that
  *     XA_FLAGS_ALLOC1 reserves and the next group gets cookie 0.
+ *   - each device's outstanding page requests are counted and a report
+ *     beyond its PRI allocation is refused (-EDQUOT), as the core does; the
+ *     merged path counts nothing and would grow its lists without bound.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/err.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/srcu.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
-#include "iopfq_kmod.h"
+#include "iopfq_backend.h"
 
 struct iopfq_base_dev {
-	struct iopfq_simdev *sd;
+	u32 dev_id;
+	void *dev_ctx;                  /* given back in each response */
 	u32 credits;                    /* its PRI allocation */
 	atomic_t outstanding;           /* page requests taken, not yet given back */
 	spinlock_t partial_lock;        /* iommu_fault_param.lock (a mutex there) */
@@ -67,13 +80,18 @@ struct iopfq_base_group {
 };
 
 struct iopfq_base {
-	struct iopfq_file *f;
+	struct mutex mutex;             /* the fault's mutex */
+	wait_queue_head_t wq;
+	iopfq_respond_fn page_response;
+	void *owner;
 	spinlock_t lock;                /* the deliver list */
 	struct list_head deliver;
 	struct xarray response;         /* cookie -> delivered group */
 	struct srcu_struct srcu;        /* in-flight reports */
 	u32 max_devices;
 	u32 ndevs;
+	struct iopfq_base_dev **devs;   /* [max_devices]; handle = index + 1 */
+	atomic64_t bytes;               /* held now, this struct included */
 	atomic64_t allocs;
 	atomic64_t frees;
 	atomic64_t alloc_failures;
@@ -88,6 +106,10 @@ struct iopfq_base {
 	atomic64_t bad_answers;
 };
 
+/* per-fault allocations of all baseline queues, for leak checks */
+static atomic64_t base_allocs_total, base_frees_total;
+
+/* The merged path allocates per fault with plain GFP_KERNEL: not accounted. */
 static void *base_alloc(struct iopfq_base *b, size_t size, gfp_t gfp)
 {
 	void *p = kzalloc(size, gfp);
@@ -97,93 +119,137 @@ static void *base_alloc(struct iopfq_base *b, size_t size, gfp_t gfp)
 		return NULL;
 	}
 	atomic64_inc(&b->allocs);
-	atomic64_inc(&iopfq_global.base_allocs);
+	atomic64_add(size, &b->bytes);
+	atomic64_inc(&base_allocs_total);
 	return p;
 }
 
-static void base_free(struct iopfq_base *b, void *p)
+static void base_free(struct iopfq_base *b, void *p, size_t size)
 {
 	kfree(p);
 	atomic64_inc(&b->frees);
-	atomic64_inc(&iopfq_global.base_frees);
+	atomic64_sub(size, &b->bytes);
+	atomic64_inc(&base_frees_total);
 }
 
-/**
- * iopfq_base_create - a baseline queue for file @f
- * @f: the file
- * @max_devices: devices attached at once
- *
+/*
+ * A baseline queue for @cfg (its max_devices; the merged path has no
+ * budget). The queue's own memory is charged to the caller's cgroup.
  * Context: process; sleeps. Return: the queue or an ERR_PTR.
  */
-struct iopfq_base *iopfq_base_create(struct iopfq_file *f, u32 max_devices)
+static void *base_create(const struct iopfq_config *cfg, iopfq_respond_fn page_response,
+			 void *owner)
 {
 	struct iopfq_base *b;
 	int rc;
 
-	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	if (!cfg->max_devices || cfg->max_devices > IOPFQ_MAX_DEVICES || !page_response)
+		return ERR_PTR(-EINVAL);
+	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
 	if (!b)
 		return ERR_PTR(-ENOMEM);
+	b->devs = kvcalloc(cfg->max_devices, sizeof(*b->devs), GFP_KERNEL_ACCOUNT);
+	if (!b->devs) {
+		kfree(b);
+		return ERR_PTR(-ENOMEM);
+	}
 	rc = init_srcu_struct(&b->srcu);
 	if (rc) {
+		kvfree(b->devs);
 		kfree(b);
 		return ERR_PTR(rc);
 	}
-	b->f = f;
+	mutex_init(&b->mutex);
+	init_waitqueue_head(&b->wq);
+	b->page_response = page_response;
+	b->owner = owner;
 	spin_lock_init(&b->lock);
 	INIT_LIST_HEAD(&b->deliver);
 	xa_init_flags(&b->response, XA_FLAGS_ALLOC1);
-	b->max_devices = max_devices;
+	b->max_devices = cfg->max_devices;
+	atomic64_set(&b->bytes, sizeof(*b) + cfg->max_devices * sizeof(*b->devs));
 	return b;
 }
 
-/**
- * iopfq_base_destroy - free a baseline queue with no device attached
- * @b: the queue
- *
- * Context: process; sleeps.
- */
-void iopfq_base_destroy(struct iopfq_base *b)
+/* Free a queue with no device attached. Context: process; sleeps. */
+static void base_destroy(void *q)
 {
+	struct iopfq_base *b = q;
+
 	WARN_ON_ONCE(b->ndevs || !list_empty(&b->deliver) || !xa_empty(&b->response));
 	xa_destroy(&b->response);
 	cleanup_srcu_struct(&b->srcu);
+	mutex_destroy(&b->mutex);
+	kvfree(b->devs);
 	kfree(b);
 }
 
-/**
- * iopfq_base_attach - admit simulated device @sd
- * @b: the queue
- * @sd: the device; sd->bdev is set
- *
- * Context: f->lock held. Return: 0, -ENOSPC or -ENOMEM.
- */
-int iopfq_base_attach(struct iopfq_base *b, struct iopfq_simdev *sd)
+/* Admit a device. Context: process. Return: 0, -EEXIST, -ENOSPC, -EINVAL or -ENOMEM. */
+static int base_attach(void *q, u32 dev_id, u32 credits, void *dev_ctx, iopfq_dev_t *handle)
 {
+	struct iopfq_base *b = q;
 	struct iopfq_base_dev *bd;
+	u32 i, slot = U32_MAX;
+	int rc = 0;
 
-	if (b->ndevs >= b->max_devices)
-		return -ENOSPC;
-	bd = kzalloc(sizeof(*bd), GFP_KERNEL);
-	if (!bd)
-		return -ENOMEM;
-	bd->sd = sd;
-	bd->credits = sd->credits;
+	if (!credits || !handle)
+		return -EINVAL;
+	mutex_lock(&b->mutex);
+	for (i = 0; i < b->max_devices; i++) {
+		if (!b->devs[i]) {
+			slot = min(slot, i);
+		} else if (b->devs[i]->dev_id == dev_id) {
+			rc = -EEXIST;
+			goto out;
+		}
+	}
+	if (slot == U32_MAX) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	bd = kzalloc(sizeof(*bd), GFP_KERNEL_ACCOUNT);
+	if (!bd) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	bd->dev_id = dev_id;
+	bd->dev_ctx = dev_ctx;
+	bd->credits = credits;
 	spin_lock_init(&bd->partial_lock);
 	INIT_LIST_HEAD(&bd->partial);
-	sd->bdev = bd;
+	/* published to reports, which read it inside the SRCU section */
+	smp_store_release(&b->devs[slot], bd);
+	atomic64_add(sizeof(*bd), &b->bytes);
 	b->ndevs++;
-	return 0;
+	*handle = slot + 1;
+out:
+	mutex_unlock(&b->mutex);
+	return rc;
 }
 
-/**
- * iopfq_base_srcu - the SRCU that in-flight reports hold
- * @b: the queue
- *
- * Context: any. Return: its srcu_struct.
- */
-struct srcu_struct *iopfq_base_srcu(struct iopfq_base *b)
+/* The device of handle @h: under b->mutex, or inside the SRCU section. */
+static struct iopfq_base_dev *base_dev(struct iopfq_base *b, iopfq_dev_t h)
 {
-	return &b->srcu;
+	if (!h || h > b->max_devices)
+		return NULL;
+	return smp_load_acquire(&b->devs[h - 1]);
+}
+
+/* reports run inside the SRCU read side, which the kthread path may sleep in */
+static int base_report_begin(void *q)
+	__acquires(&b->srcu)
+{
+	struct iopfq_base *b = q;
+
+	return srcu_read_lock(&b->srcu);
+}
+
+static void base_report_end(void *q, int idx)
+	__releases(&b->srcu)
+{
+	struct iopfq_base *b = q;
+
+	srcu_read_unlock(&b->srcu, idx);
 }
 
 static bool same_key(const struct iopfq_request *a, const struct iopfq_request *b)
@@ -193,10 +259,25 @@ static bool same_key(const struct iopfq_request *a, const struct iopfq_request *
 		       (b->flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID);
 }
 
-static void base_answer(struct iopfq_base_group *g, u32 code)
+static void base_respond(struct iopfq_base *b, struct iopfq_base_dev *bd,
+			 const struct iopfq_request *req, u32 npages, u32 code)
 {
-	iopfq_sim_response(g->bdev->sd, g->last.req.pasid, g->last.req.grpid, g->fault_count,
-			   code);
+	struct iopfq_response resp = {
+		.dev_id = bd->dev_id,
+		.pasid = req->pasid,
+		.grpid = req->grpid,
+		.flags = req->flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID,
+		.code = code,
+		.npages = npages,
+		.dev_ctx = bd->dev_ctx,
+	};
+
+	b->page_response(b->owner, &resp);
+}
+
+static void base_answer(struct iopfq_base *b, struct iopfq_base_group *g, u32 code)
+{
+	base_respond(b, g->bdev, &g->last.req, g->fault_count, code);
 }
 
 static void base_free_group(struct iopfq_base *b, struct iopfq_base_group *g)
@@ -205,8 +286,8 @@ static void base_free_group(struct iopfq_base *b, struct iopfq_base_group *g)
 
 	list_for_each_entry_safe(fl, next, &g->faults, list)
 		if (fl != &g->last)
-			base_free(b, fl);
-	base_free(b, g);
+			base_free(b, fl, sizeof(*fl));
+	base_free(b, g, sizeof(*g));
 }
 
 /*
@@ -218,38 +299,41 @@ static void base_retire(struct iopfq_base *b, struct iopfq_base_group *g, u32 co
 {
 	atomic_sub(g->fault_count, &g->bdev->outstanding);
 	if (code != IOPFQ_HW_NONE)
-		base_answer(g, code);
+		base_answer(b, g, code);
 	base_free_group(b, g);
 }
 
 /**
- * iopfq_base_report - one page request, as iommu_report_device_fault() and
+ * base_report - one page request, as iommu_report_device_fault() and
  * iommufd_fault_iopf_handler() would take it
- * @b: the queue
- * @sd: the reporting device
+ * @q: the queue
+ * @dev: the reporting device's handle
  * @req: the request
  *
  * @answer: out (may be NULL): IOPFQ_HW_SUCCESS for a refused last page (the
  *	device retries), else IOPFQ_HW_NONE
  *
- * Context: any but NMI, inside srcu_read_lock(iopfq_base_srcu()); allocates
- * (GFP_ATOMIC in hard IRQ, GFP_KERNEL otherwise).
- * Return: 0; -EINVAL for a Stop Marker (io-pgfault does not take them);
+ * Context: any but NMI, between base_report_begin() and base_report_end();
+ * allocates (GFP_ATOMIC in hard IRQ, GFP_KERNEL otherwise).
+ * Return: 0; -ENODEV unknown handle; -EINVAL for a Stop Marker (io-pgfault
+ * does not take them);
  * -EDQUOT beyond the device's credits (as the core; the merged path counts
  * no credits); -ENOMEM (a partial page is then lost; a last page is answered
  * Response Failure, as the merged code does).
  */
-int iopfq_base_report(struct iopfq_base *b, struct iopfq_simdev *sd,
-		      const struct iopfq_request *req, u32 *answer)
+static int base_report(void *q, iopfq_dev_t dev, const struct iopfq_request *req, u32 *answer)
 {
 	gfp_t gfp = in_hardirq() ? GFP_ATOMIC : GFP_KERNEL;
-	struct iopfq_base_dev *bd = sd->bdev;
+	struct iopfq_base *b = q;
+	struct iopfq_base_dev *bd = base_dev(b, dev);
 	struct iopfq_base_fault *fl, *next;
 	struct iopfq_base_group *g;
 	unsigned long irqflags;
 
 	if (answer)
 		*answer = IOPFQ_HW_NONE;
+	if (!bd)
+		return -ENODEV;
 	if (!(req->perm & (IOPFQ_PGFAULT_PERM_READ | IOPFQ_PGFAULT_PERM_WRITE)))
 		return -EINVAL;
 	if (atomic_inc_return(&bd->outstanding) > bd->credits) {
@@ -279,13 +363,13 @@ int iopfq_base_report(struct iopfq_base *b, struct iopfq_simdev *sd,
 		list_for_each_entry_safe(fl, next, &bd->partial, list) {
 			if (same_key(&fl->req, req)) {
 				list_del(&fl->list);
-				base_free(b, fl);
+				base_free(b, fl, sizeof(*fl));
 				atomic_dec(&bd->outstanding);
 			}
 		}
 		spin_unlock_irqrestore(&bd->partial_lock, irqflags);
 		atomic_dec(&bd->outstanding);
-		iopfq_sim_response(sd, req->pasid, req->grpid, 1, IOPFQ_HW_FAILURE);
+		base_respond(b, bd, req, 1, IOPFQ_HW_FAILURE);
 		return -ENOMEM;
 	}
 	INIT_LIST_HEAD(&g->faults);
@@ -306,7 +390,7 @@ int iopfq_base_report(struct iopfq_base *b, struct iopfq_simdev *sd,
 	spin_lock_irqsave(&b->lock, irqflags);
 	list_add_tail(&g->node, &b->deliver);
 	spin_unlock_irqrestore(&b->lock, irqflags);
-	wake_up_interruptible(&b->f->wq);
+	wake_up_interruptible(&b->wq);
 	return 0;
 }
 
@@ -333,16 +417,9 @@ static void deliver_restore(struct iopfq_base *b, struct iopfq_base_group *g)
 	spin_unlock_irqrestore(&b->lock, irqflags);
 }
 
-/**
- * iopfq_base_read - the fault FD's read() in baseline mode
- * @b: the queue
- * @buf: user buffer
- * @count: a multiple of the record size (checked by the caller)
- *
- * Context: f->lock held (the fault's mutex). Return: bytes of whole groups
- * copied; 0 if none fits; -EFAULT or -ENOMEM if nothing was copied.
- */
-ssize_t iopfq_base_read(struct iopfq_base *b, char __user *buf, size_t count)
+/* read() under the fault's mutex. Return: bytes of whole groups copied; 0
+ * if none fits; -EFAULT or -ENOMEM if nothing was copied. */
+static ssize_t base_read_locked(struct iopfq_base *b, char __user *buf, size_t count)
 {
 	const size_t rec_size = sizeof(struct iopfq_hwpt_pgfault);
 	struct iopfq_hwpt_pgfault rec;
@@ -367,7 +444,7 @@ ssize_t iopfq_base_read(struct iopfq_base *b, char __user *buf, size_t count)
 		list_for_each_entry(fl, &g->faults, list) {
 			memset(&rec, 0, sizeof(rec));
 			rec.flags = fl->req.flags;
-			rec.dev_id = g->bdev->sd->dev_id;
+			rec.dev_id = g->bdev->dev_id;
 			rec.pasid = fl->req.pasid;
 			rec.grpid = fl->req.grpid;
 			rec.perm = fl->req.perm;
@@ -391,16 +468,22 @@ ssize_t iopfq_base_read(struct iopfq_base *b, char __user *buf, size_t count)
 	return done ? done : rc;
 }
 
-/**
- * iopfq_base_write - the fault FD's write() in baseline mode
- * @b: the queue
- * @buf: user buffer of responses
- * @count: a multiple of the response size (checked by the caller)
- *
- * Context: f->lock held (the fault's mutex: answers are serialized).
- * Return: bytes consumed if any, else -EFAULT or -EINVAL.
- */
-ssize_t iopfq_base_write(struct iopfq_base *b, const char __user *buf, size_t count)
+static ssize_t base_read(void *q, char __user *buf, size_t count, loff_t *ppos)
+{
+	struct iopfq_base *b = q;
+	ssize_t rc;
+
+	if (!iopfq_fd_io_ok(count, ppos, sizeof(struct iopfq_hwpt_pgfault)))
+		return -ESPIPE;
+	mutex_lock(&b->mutex);
+	rc = base_read_locked(b, buf, count);
+	mutex_unlock(&b->mutex);
+	return rc;
+}
+
+/* write() under the fault's mutex: answers are serialized.
+ * Return: bytes consumed if any, else -EFAULT or -EINVAL. */
+static ssize_t base_write_locked(struct iopfq_base *b, const char __user *buf, size_t count)
 {
 	struct iopfq_hwpt_page_response resp;
 	struct iopfq_base_group *g;
@@ -437,21 +520,32 @@ ssize_t iopfq_base_write(struct iopfq_base *b, const char __user *buf, size_t co
 	return done ? done : rc;
 }
 
-/**
- * iopfq_base_ready - a group is queued (poll readable)
- * @b: the queue
- *
- * Context: any.
- */
-bool iopfq_base_ready(struct iopfq_base *b)
+static ssize_t base_write(void *q, const char __user *buf, size_t count, loff_t *ppos)
 {
-	unsigned long irqflags;
-	bool ready;
+	struct iopfq_base *b = q;
+	ssize_t rc;
 
+	if (!iopfq_fd_io_ok(count, ppos, sizeof(struct iopfq_hwpt_page_response)))
+		return -ESPIPE;
+	mutex_lock(&b->mutex);
+	rc = base_write_locked(b, buf, count);
+	mutex_unlock(&b->mutex);
+	return rc;
+}
+
+/* poll(): readable while a group is on the deliver list (under its spinlock) */
+static __poll_t base_poll(void *q, struct file *file, poll_table *wait)
+{
+	struct iopfq_base *b = q;
+	unsigned long irqflags;
+	__poll_t mask = EPOLLOUT;
+
+	poll_wait(file, &b->wq, wait);
 	spin_lock_irqsave(&b->lock, irqflags);
-	ready = !list_empty(&b->deliver);
+	if (!list_empty(&b->deliver))
+		mask |= EPOLLIN | EPOLLRDNORM;
 	spin_unlock_irqrestore(&b->lock, irqflags);
-	return ready;
+	return mask;
 }
 
 /* Remove the groups of @bd (all, or those of one PASID); answer or drop them. */
@@ -477,7 +571,7 @@ static void base_remove(struct iopfq_base *b, struct iopfq_base_dev *bd, bool al
 		list_del(&fl->list);
 		atomic64_inc(&b->discarded);
 		atomic_dec(&bd->outstanding);
-		base_free(b, fl);
+		base_free(b, fl, sizeof(*fl));
 	}
 
 	spin_lock_irqsave(&b->lock, irqflags);
@@ -511,58 +605,97 @@ static void base_remove(struct iopfq_base *b, struct iopfq_base_dev *bd, bool al
 #undef BASE_MATCH
 }
 
-/**
- * iopfq_base_detach - remove device @sd, answering INVALID to its groups
- * @b: the queue
- * @sd: the device; its generator stopped
- *
- * Context: f->lock held; sleeps.
+/*
+ * Remove a device, answering INVALID to its groups (its reports are
+ * refused from the moment its slot is cleared; base_remove() waits for
+ * those in flight). Context: process; sleeps. Return: 0 or -ENODEV.
  */
-void iopfq_base_detach(struct iopfq_base *b, struct iopfq_simdev *sd)
+static int base_detach(void *q, iopfq_dev_t dev)
 {
-	struct iopfq_base_dev *bd = sd->bdev;
+	struct iopfq_base *b = q;
+	struct iopfq_base_dev *bd;
 
+	mutex_lock(&b->mutex);
+	bd = base_dev(b, dev);
+	if (!bd) {
+		mutex_unlock(&b->mutex);
+		return -ENODEV;
+	}
+	WRITE_ONCE(b->devs[dev - 1], NULL);
 	base_remove(b, bd, true, false, 0, true);
-	kfree(bd);
-	sd->bdev = NULL;
 	b->ndevs--;
+	mutex_unlock(&b->mutex);
+	kfree(bd);
+	atomic64_sub(sizeof(*bd), &b->bytes);
+	return 0;
 }
 
-/**
- * iopfq_base_flush - remove the groups of (device, PASID)
- * @b: the queue
- * @sd: the device
- * @pasid_valid: false: its requests without PASID
- * @pasid: the PASID
- * @no_response: drop complete groups without answer (Stop Marker)
- *
- * Context: f->lock held; sleeps.
+/*
+ * Remove the groups of (device, PASID); @no_response drops complete groups
+ * without an answer (Stop Marker). Context: process; sleeps.
+ * Return: 0, -ENODEV or -EINVAL.
  */
-void iopfq_base_flush(struct iopfq_base *b, struct iopfq_simdev *sd, bool pasid_valid,
-		      u32 pasid, bool no_response)
+static int base_flush(void *q, iopfq_dev_t dev, bool pasid_valid, u32 pasid, bool no_response)
 {
-	base_remove(b, sd->bdev, false, pasid_valid, pasid, !no_response);
+	struct iopfq_base *b = q;
+	struct iopfq_base_dev *bd;
+
+	if (pasid_valid ? pasid > IOPFQ_PASID_MAX : pasid != 0)
+		return -EINVAL;
+	mutex_lock(&b->mutex);
+	bd = base_dev(b, dev);
+	if (bd)
+		base_remove(b, bd, false, pasid_valid, pasid, !no_response);
+	mutex_unlock(&b->mutex);
+	return bd ? 0 : -ENODEV;
 }
 
-/**
- * iopfq_base_stats - the baseline's counters
- * @b: the queue
- * @st: out
- *
- * Context: any.
- */
-void iopfq_base_stats(struct iopfq_base *b, struct iopfq_ioc_queue_stats *st)
+static long base_age_scan(void *q, u64 threshold_ns)
 {
-	st->accepted = atomic64_read(&b->accepted);
-	st->refused_over_credit = atomic64_read(&b->refused_over_credit);
-	st->groups_delivered = atomic64_read(&b->groups_delivered);
-	st->groups_answered = atomic64_read(&b->groups_answered);
-	st->answered = atomic64_read(&b->pages_answered);
-	st->groups_auto_answered = atomic64_read(&b->groups_auto_answered);
-	st->auto_answered = atomic64_read(&b->pages_auto_answered);
-	st->discarded = atomic64_read(&b->discarded);
-	st->bad_answers = atomic64_read(&b->bad_answers);
-	st->base_allocs = atomic64_read(&b->allocs);
-	st->base_frees = atomic64_read(&b->frees);
-	st->base_alloc_failures = atomic64_read(&b->alloc_failures);
+	return -EOPNOTSUPP; /* the merged path has no aging */
 }
+
+static void base_stats(void *q, struct iopfq_backend_stats *st)
+{
+	struct iopfq_base *b = q;
+
+	memset(st, 0, sizeof(*st));
+	st->c.devices_attached = READ_ONCE(b->ndevs);
+	st->c.accepted = atomic64_read(&b->accepted);
+	st->c.refused_over_credit = atomic64_read(&b->refused_over_credit);
+	st->c.groups_delivered = atomic64_read(&b->groups_delivered);
+	st->c.groups_answered = atomic64_read(&b->groups_answered);
+	st->c.answered = atomic64_read(&b->pages_answered);
+	st->c.groups_auto_answered = atomic64_read(&b->groups_auto_answered);
+	st->c.auto_answered = atomic64_read(&b->pages_auto_answered);
+	st->c.discarded = atomic64_read(&b->discarded);
+	st->c.bad_answers = atomic64_read(&b->bad_answers);
+	st->allocs = atomic64_read(&b->allocs);
+	st->frees = atomic64_read(&b->frees);
+	st->alloc_failures = atomic64_read(&b->alloc_failures);
+	st->mem_bytes = atomic64_read(&b->bytes);
+}
+
+static void base_allocs(u64 *allocs, u64 *frees)
+{
+	*allocs = atomic64_read(&base_allocs_total);
+	*frees = atomic64_read(&base_frees_total);
+}
+
+const struct iopfq_backend iopfq_backend_baseline = {
+	.name = "baseline",
+	.create = base_create,
+	.destroy = base_destroy,
+	.attach = base_attach,
+	.detach = base_detach,
+	.flush = base_flush,
+	.report_begin = base_report_begin,
+	.report_end = base_report_end,
+	.report = base_report,
+	.read = base_read,
+	.write = base_write,
+	.poll = base_poll,
+	.age_scan = base_age_scan,
+	.stats = base_stats,
+	.allocs = base_allocs,
+};

@@ -1,14 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * iopfq_kmod.h - shared declarations of iopfq.ko's adapter files:
+ * iopfq_kmod.h - the simulated IOMMU of iopfq.ko: declarations shared by
+ * its two files, the top of the module:
  *
- *   iopfq_main.c      module, /dev/iopfq file operations and ioctls, the
- *                     core mode (the iopfq core behind the fault FD)
- *   iopfq_baseline.c  the baseline mode: a model of iommufd's fault FD and
- *                     io-pgfault as merged (lists, kzalloc, xarray, mutex)
+ *   iopfq_main.c      module, /dev/iopfq (one fault queue per open file:
+ *                     file operations and ioctls), the mode switch
  *   iopfq_sim.c       simulated PRI devices, generators, latency histogram
- *   iopfq_selftest.c  the core's self-test at module load
- *   core_ring.c, core_queue.c   the core's unchanged sources
+ *
+ * Below them, reached only through the backend table (iopfq_backend.h):
+ *
+ *   iopfq_fault.c     the adapter: a fault FD over the iopfq core, the
+ *                     core's hooks in the kernel (reused by an iommufd
+ *                     integration); core_ring.c and core_queue.c compile
+ *                     the core in; iopfq_selftest.c tests it at load
+ *   iopfq_baseline.c  a model of iommufd's fault FD and io-pgfault as
+ *                     merged (lists, kzalloc, xarray, mutex)
+ *
+ * Lock order (the whole module; each file's first comment repeats its
+ * part): iopfq_file.lock, then iopfq_file.cfg_sem, then a queue's own
+ * consumer mutex (struct iopfq_fault.lock or the baseline's), then the
+ * baseline's spinlocks, then wait-queue locks. Reports (any context) take
+ * none of them but the baseline's spinlocks; page_response callbacks take
+ * none but a device's wait-queue lock.
  */
 #ifndef IOPFQ_KMOD_H
 #define IOPFQ_KMOD_H
@@ -22,22 +35,17 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 
+#include <linux/rwsem.h>
+
 #include <iopfq/iopfq.h>
+#include "iopfq_backend.h"
+#include "iopfq_fault.h"
 #include "iopfq_ioctl.h"
 
-struct iopfq_base;
 struct iopfq_simdev;
 
-/* Alignment of the core's memory: IOPFQ_CACHELINE of the kernel mapping */
-#define IOPFQ_KMOD_ALIGN L1_CACHE_BYTES
-
-/* Module-wide counters (IOPFQ_IOC_GLOBAL_STATS) */
-struct iopfq_global {
-	atomic64_t files_open;
-	atomic64_t qmem_allocs;
-	atomic64_t qmem_frees;
-	atomic64_t base_allocs;
-	atomic64_t base_frees;
+/* Module-wide counters of the simulated devices (IOPFQ_IOC_GLOBAL_STATS) */
+struct iopfq_sim_global {
 	atomic64_t simdev_allocs;
 	atomic64_t simdev_frees;
 	atomic64_t sim_sent_groups;
@@ -49,32 +57,28 @@ struct iopfq_global {
 	atomic64_t sim_credits_leaked;
 };
 
-extern struct iopfq_global iopfq_global;
+extern struct iopfq_sim_global iopfq_sim_global;
 
 /**
  * struct iopfq_file - one open /dev/iopfq: one fault queue
- * @lock: the consumer-side lock: read, poll, ioctls; write in baseline mode
- * @wq: readers and pollers wait here; woken by the core's notify hook
+ * @lock: the ioctls (the simulated IOMMU's side)
+ * @cfg_sem: read(), write() and poll() hold it for reading, IOPFQ_IOC_CONFIG
+ *	for writing while it replaces @be and @q (under @lock)
+ * @be: the queue's implementation (the mode)
+ * @q: the queue
  * @mode: enum iopfq_ioc_mode
- * @used: a device has been attached: the configuration is frozen
- * @cfg: the core's configuration (core mode)
- * @mem: the core's memory (kvzalloc, iopfq_memsize() bytes)
- * @q: the core queue in @mem
- * @recs: the read bounce buffer: room for the largest group (credit_budget)
- * @base: the baseline queue (baseline mode)
+ * @used: a device has been attached: the configuration is frozen, so @be
+ *	and @q no longer change (what lets the generators use them unlocked)
  * @devs: simulated devices (struct iopfq_simdev), under @lock
  * @ndevs: number of them
  */
 struct iopfq_file {
 	struct mutex lock;
-	wait_queue_head_t wq;
+	struct rw_semaphore cfg_sem;
+	const struct iopfq_backend *be;
+	void *q;
 	u32 mode;
 	bool used;
-	struct iopfq_config cfg;
-	void *mem;
-	struct iopfq *q;
-	struct iopfq_hwpt_pgfault *recs;
-	struct iopfq_base *base;
 	struct list_head devs;
 	u32 ndevs;
 };
@@ -83,8 +87,7 @@ struct iopfq_file {
  * struct iopfq_simdev - a simulated PRI device attached to one file
  * @node: on iopfq_file.devs
  * @file: its queue
- * @handle: core mode: its iopfq_dev_t
- * @bdev: baseline mode: its device in the baseline queue
+ * @handle: its handle in the file's queue
  * @grp_ts: per (PASID, group index): report time of the group's first page,
  *	0 while no group with that key is outstanding
  * @grp_pages: per (PASID, group index): pages reported and not yet answered
@@ -100,7 +103,6 @@ struct iopfq_simdev {
 	u32 group_size;
 	u32 flags;
 	iopfq_dev_t handle;
-	void *bdev;
 	atomic_t credits_used;
 	atomic64_t *grp_ts;
 	atomic_t *grp_pages;
@@ -135,15 +137,12 @@ struct iopfq_simdev {
 	atomic64_t hist[IOPFQ_HIST_BUCKETS];
 };
 
-/* iopfq_main.c: a page request from device @sd, in any context. */
-int iopfq_file_report(struct iopfq_simdev *sd, const struct iopfq_request *req, u32 *answer);
-int iopfq_file_report_section(struct iopfq_file *f, int (*fn)(void *arg), void *arg);
 
 /* iopfq_sim.c */
 struct iopfq_simdev *iopfq_sim_alloc(struct iopfq_file *f, const struct iopfq_ioc_attach *a);
 void iopfq_sim_free(struct iopfq_simdev *sd);
 struct iopfq_simdev *iopfq_sim_find(struct iopfq_file *f, u32 dev_id);
-void iopfq_sim_response(struct iopfq_simdev *sd, u32 pasid, u32 grpid, u32 npages, u32 code);
+void iopfq_sim_page_response(void *owner, const struct iopfq_response *resp);
 bool iopfq_sim_page_begin(struct iopfq_simdev *sd, u32 pasid, u32 grpid);
 void iopfq_sim_page_undo(struct iopfq_simdev *sd, u32 pasid, u32 grpid, bool first);
 void iopfq_sim_forget_pasid(struct iopfq_simdev *sd, bool pasid_valid, u32 pasid);
@@ -154,22 +153,41 @@ int iopfq_sim_check_attach(const struct iopfq_ioc_attach *a);
 int iopfq_sim_check_request(const struct iopfq_request *r);
 bool iopfq_sim_is_marker(const struct iopfq_request *r);
 
-/* iopfq_baseline.c */
-struct iopfq_base *iopfq_base_create(struct iopfq_file *f, u32 max_devices);
-void iopfq_base_destroy(struct iopfq_base *b);
-int iopfq_base_attach(struct iopfq_base *b, struct iopfq_simdev *sd);
-void iopfq_base_detach(struct iopfq_base *b, struct iopfq_simdev *sd);
-void iopfq_base_flush(struct iopfq_base *b, struct iopfq_simdev *sd, bool pasid_valid,
-		      u32 pasid, bool no_response);
-int iopfq_base_report(struct iopfq_base *b, struct iopfq_simdev *sd,
-		      const struct iopfq_request *req, u32 *answer);
-struct srcu_struct *iopfq_base_srcu(struct iopfq_base *b);
-ssize_t iopfq_base_read(struct iopfq_base *b, char __user *buf, size_t count);
-ssize_t iopfq_base_write(struct iopfq_base *b, const char __user *buf, size_t count);
-bool iopfq_base_ready(struct iopfq_base *b);
-void iopfq_base_stats(struct iopfq_base *b, struct iopfq_ioc_queue_stats *st);
+/**
+ * iopfq_file_report - one page request of simulated device @sd
+ * @sd: the device
+ * @req: the request
+ * @answer: out (may be NULL): the answer a refusal calls for
+ *
+ * Context: inside iopfq_file_report_section(). Core: wait-free, no
+ * allocation. Baseline: allocates (GFP_ATOMIC in hard IRQ, else GFP_KERNEL).
+ * Return: 0 or the queue's negative errno.
+ */
+static inline int iopfq_file_report(struct iopfq_simdev *sd, const struct iopfq_request *req,
+				    u32 *answer)
+{
+	return sd->file->be->report(sd->file->q, sd->handle, req, answer);
+}
 
-/* iopfq_selftest.c */
-int iopfq_selftest(void);
+/**
+ * iopfq_file_report_section - run @fn inside the read-side section that
+ * detach and flush of @f's queue wait for (RCU for the core, whose hard-IRQ
+ * callers already are in one; SRCU for the baseline, whose kthread path may
+ * sleep in GFP_KERNEL allocations)
+ * @f: the file, configuration frozen (a device is attached)
+ * @fn: reports page requests with iopfq_file_report()
+ * @arg: passed to @fn
+ *
+ * Context: any the queue's report allows, including hard IRQ.
+ * Return: what @fn returns.
+ */
+static inline int iopfq_file_report_section(struct iopfq_file *f, int (*fn)(void *arg), void *arg)
+{
+	int cookie = f->be->report_begin(f->q);
+	int rc = fn(arg);
+
+	f->be->report_end(f->q, cookie);
+	return rc;
+}
 
 #endif /* IOPFQ_KMOD_H */

@@ -1,54 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * iopfq_main.c - the module, the /dev/iopfq misc device and the core mode.
+ * iopfq_main.c - the simulated IOMMU of iopfq.ko: the module, the
+ * /dev/iopfq misc device (one fault queue per open file) and its ioctls,
+ * which configure the queue, attach simulated PRI devices (iopfq_sim.c),
+ * inject page requests and run generators.
  *
- * May touch: the open files' state (struct iopfq_file), the core through its
- * API, the simulated devices and the baseline through their own files.
+ * Lock order (the whole module): f->lock, then f->cfg_sem, then a queue's
+ * own consumer mutex (inside the backend), then the baseline's spinlocks,
+ * then wait-queue locks. Never the other way round: no call below takes a
+ * lock of this file, and the page_response callback takes none but a
+ * device's wait-queue lock.
  *
- * Each open file is one fault queue with iommufd's fault-FD semantics. In
- * core mode the queue is the iopfq core in one kvzalloc'd block sized by
- * iopfq_memsize(); the core's hooks map onto the kernel as:
+ *   f->lock    every ioctl, close; held while CONFIG replaces the queue
+ *   f->cfg_sem read(), write() and poll() hold it for reading (alone: they
+ *              never take f->lock); CONFIG takes it for writing, under
+ *              f->lock, for the moment it swaps the queue pointers
  *
- *   page_response  -> the simulated device (iopfq_sim_response)
- *   synchronize    -> synchronize_rcu(): reports run under rcu_read_lock()
- *                     (an hrtimer callback in hard IRQ already is a read-side
- *                     critical section)
- *   notify         -> wake_up_interruptible() on the file's waitqueue
- *   now_ns         -> ktime_get_ns()
- *   aged           -> pr_warn_ratelimited()
- *   relax          -> cond_resched()
- *
- * Lock order (the whole module): f->lock, then fh->cfg_sem, then the
- * baseline's spinlocks. Never the other way round.
- *
- * f->lock (a mutex) serializes the core's consumer side: read, poll and
- * every ioctl. write() answers through iopfq_respond(), which any number of
- * threads may call at once, so in core mode it takes only f->cfg_sem for
- * reading (the queue memory cannot change under it); IOPFQ_IOC_CONFIG holds
- * f->lock and takes it for writing. In baseline mode write() takes f->lock
- * alone (after dropping cfg_sem): it excludes CONFIG too.
- *
- * read() and a failing copy_to_user(): iopfq_read() moves whole groups
- * into the bounce buffer f->recs, then they are copied to the user. If the
- * copy fails part-way, the groups that reached the user whole stay
- * delivered; the others are given back with iopfq_read_restore(), which
- * revokes their cookies (the user may have seen one in the part that was
- * written) and queues them again ahead of everything else, so the next
- * read() delivers them with new cookies, as iommufd does. read() returns
- * -EFAULT only if nothing was copied, else the bytes of the whole groups
- * copied.
+ * May touch: the open files (struct iopfq_file), the simulated devices
+ * through iopfq_sim.c, the queue only through its backend table
+ * (iopfq_backend.h): f->be is the mode, one pointer. The creator of a
+ * queue is this file: it gives the queue iopfq_sim_page_response() as the
+ * place answers go.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/poll.h>
-#include <linux/rcupdate.h>
 #include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
-#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 
 #include "iopfq_kmod.h"
@@ -57,334 +40,47 @@ static bool selftest;
 module_param(selftest, bool, 0444);
 MODULE_PARM_DESC(selftest, "run the core's self-test at load");
 
-struct iopfq_global iopfq_global;
+static atomic64_t files_open;
 
-#define REC_SIZE sizeof(struct iopfq_hwpt_pgfault)
-#define RESP_SIZE sizeof(struct iopfq_hwpt_page_response)
-
-/* The private state of an open file: the queue plus its config lock. */
-struct iopfq_fh {
-	struct iopfq_file f;
-	struct rw_semaphore cfg_sem;
-	size_t mem_size;
-	void *mem_raw;
+static const struct iopfq_backend *const backends[] = {
+	[IOPFQ_MODE_CORE] = &iopfq_backend_core,
+	[IOPFQ_MODE_BASELINE] = &iopfq_backend_baseline,
 };
 
-static struct iopfq_fh *fh_of(struct iopfq_file *f)
-{
-	return container_of(f, struct iopfq_fh, f);
-}
-
 /* ---------------------------------------------------------------------- */
-/* core hooks                                                              */
-
-static void hook_page_response(void *ctx, const struct iopfq_response *resp)
-{
-	iopfq_sim_response(resp->dev_ctx, resp->pasid, resp->grpid, resp->npages, resp->code);
-}
-
-static void hook_synchronize(void *ctx)
-{
-	synchronize_rcu();
-}
-
-static void hook_notify(void *ctx)
-{
-	struct iopfq_file *f = ctx;
-
-	wake_up_interruptible(&f->wq);
-}
-
-static iopfq_u64 hook_now_ns(void *ctx)
-{
-	return ktime_get_ns();
-}
-
-static void hook_aged(void *ctx, const struct iopfq_aged *a)
-{
-	pr_warn_ratelimited("group pending %llu ns: dev %u pasid %u grpid %u where %u pages %u cookie %#x\n",
-			    (unsigned long long)a->age_ns, a->dev_id, a->pasid, a->grpid,
-			    a->where, a->npages, a->cookie);
-}
-
-static void hook_relax(void *ctx)
-{
-	cond_resched();
-}
-
-/* ---------------------------------------------------------------------- */
-/* queue memory                                                            */
-
-/*
- * core_alloc - allocate and initialise a core queue for @cfg, with a read
- * buffer for the largest group. On success the old memory of @fh is freed
- * and replaced; on failure nothing changes.
- */
-static int core_alloc(struct iopfq_fh *fh, const struct iopfq_config *cfg)
-{
-	struct iopfq_file *f = &fh->f;
-	struct iopfq_ops ops = {
-		.page_response = hook_page_response,
-		.synchronize = hook_synchronize,
-		.notify = hook_notify,
-		.now_ns = hook_now_ns,
-		.aged = hook_aged,
-		.relax = hook_relax,
-		.ctx = f,
-	};
-	struct iopfq_hwpt_pgfault *recs;
-	size_t size = iopfq_memsize(cfg);
-	struct iopfq *q;
-	void *raw;
-	int err;
-
-	if (!size)
-		return -EINVAL;
-	/* the core wants cache-line alignment; kvzalloc promises less */
-	raw = kvzalloc(size + IOPFQ_KMOD_ALIGN, GFP_KERNEL);
-	if (!raw)
-		return -ENOMEM;
-	recs = kvcalloc(cfg->credit_budget, REC_SIZE, GFP_KERNEL);
-	if (!recs) {
-		kvfree(raw);
-		return -ENOMEM;
-	}
-	q = iopfq_init(PTR_ALIGN(raw, IOPFQ_KMOD_ALIGN), size, cfg, &ops, &err);
-	if (!q) {
-		kvfree(recs);
-		kvfree(raw);
-		return err;
-	}
-	atomic64_add(2, &iopfq_global.qmem_allocs);
-	if (fh->mem_raw) {
-		kvfree(fh->mem_raw);
-		kvfree(f->recs);
-		atomic64_add(2, &iopfq_global.qmem_frees);
-	}
-	fh->mem_raw = raw;
-	fh->mem_size = size;
-	f->mem = PTR_ALIGN(raw, IOPFQ_KMOD_ALIGN);
-	f->q = q;
-	f->recs = recs;
-	f->cfg = *cfg;
-	return 0;
-}
-
-static void core_free(struct iopfq_fh *fh)
-{
-	if (!fh->mem_raw)
-		return;
-	kvfree(fh->mem_raw);
-	kvfree(fh->f.recs);
-	atomic64_add(2, &iopfq_global.qmem_frees);
-	fh->mem_raw = NULL;
-	fh->f.mem = NULL;
-	fh->f.q = NULL;
-	fh->f.recs = NULL;
-}
-
-/* ---------------------------------------------------------------------- */
-/* the report path, for the simulated devices                              */
-
-/**
- * iopfq_file_report_section - run @fn inside the section that detach and
- * flush wait for: rcu_read_lock() in core mode (free in hard IRQ, which
- * already is a read-side section), the baseline's SRCU otherwise (its
- * kthread path may sleep in GFP_KERNEL allocations)
- * @f: the queue
- * @fn: reports page requests with iopfq_file_report()
- * @arg: passed to @fn
- *
- * Context: any, including hard IRQ. Return: what @fn returns.
- */
-int iopfq_file_report_section(struct iopfq_file *f, int (*fn)(void *arg), void *arg)
-{
-	int idx, rc;
-
-	if (f->mode == IOPFQ_MODE_BASELINE) {
-		idx = srcu_read_lock(iopfq_base_srcu(f->base));
-		rc = fn(arg);
-		srcu_read_unlock(iopfq_base_srcu(f->base), idx);
-	} else {
-		rcu_read_lock();
-		rc = fn(arg);
-		rcu_read_unlock();
-	}
-	return rc;
-}
-
-/**
- * iopfq_file_report - one page request of simulated device @sd
- * @sd: the device
- * @req: the request
- * @answer: out (may be NULL): the answer a refusal calls for
- *
- * Context: any, including hard IRQ, inside iopfq_file_report_section().
- * Core mode: wait-free, no allocation. Baseline mode: allocates
- * (GFP_ATOMIC in hard IRQ, else GFP_KERNEL).
- * Return: 0 or the queue's negative errno.
- */
-int iopfq_file_report(struct iopfq_simdev *sd, const struct iopfq_request *req, u32 *answer)
-{
-	struct iopfq_file *f = sd->file;
-
-	if (f->mode == IOPFQ_MODE_BASELINE)
-		return iopfq_base_report(f->base, sd, req, answer);
-	return iopfq_report(f->q, sd->handle, req, answer);
-}
-
-/* ---------------------------------------------------------------------- */
-/* read, write, poll                                                       */
-
-/*
- * Records of the whole groups at the start of @r (@n records from one
- * iopfq_read()): each group's records are consecutive and share a cookie no
- * other live group has, so a change of cookie is a group boundary.
- */
-static u32 whole_groups(const struct iopfq_hwpt_pgfault *r, u32 got, u32 n)
-{
-	u32 whole = 0;
-
-	while (whole < n) {
-		u32 g = 1;
-
-		while (whole + g < got && r[whole + g].cookie == r[whole].cookie)
-			g++;
-		if (whole + g > n)
-			break;
-		whole += g;
-	}
-	return whole;
-}
-
-static ssize_t core_read(struct iopfq_file *f, char __user *buf, size_t count)
-{
-	u32 room = count / REC_SIZE, whole;
-	size_t done = 0, left;
-	int got, rc = 0;
-
-	while (room) {
-		got = iopfq_read(f->q, f->recs, min(room, f->cfg.credit_budget));
-		if (got <= 0)
-			break; /* none, or the first group does not fit: 0 */
-		/* every byte of these records was written by iopfq_read() */
-		left = copy_to_user(buf + done, f->recs, (size_t)got * REC_SIZE);
-		whole = left ? whole_groups(f->recs, got, ((size_t)got * REC_SIZE - left) / REC_SIZE)
-			     : got;
-		done += (size_t)whole * REC_SIZE;
-		room -= whole;
-		if (left) {
-			/* the rest: cookies revoked, queued again first */
-			WARN_ON(iopfq_read_restore(f->q, f->recs + whole, got - whole) < 0);
-			rc = -EFAULT;
-			break;
-		}
-	}
-	return done ? done : rc;
-}
+/* read, write, poll: the queue's own, with the configuration held still   */
 
 static ssize_t iopfq_fop_read(struct file *file, char __user *buf, size_t count, loff_t *ppos)
 {
 	struct iopfq_file *f = file->private_data;
 	ssize_t rc;
 
-	if (*ppos || count % REC_SIZE)
-		return -ESPIPE;
-	mutex_lock(&f->lock);
-	if (f->mode == IOPFQ_MODE_BASELINE)
-		rc = iopfq_base_read(f->base, buf, count);
-	else
-		rc = core_read(f, buf, count);
-	mutex_unlock(&f->lock);
+	down_read(&f->cfg_sem);
+	rc = f->be->read(f->q, buf, count, ppos);
+	up_read(&f->cfg_sem);
 	return rc;
-}
-
-static ssize_t core_write(struct iopfq_file *f, const char __user *buf, size_t count)
-{
-	struct iopfq_hwpt_page_response resp[32];
-	size_t done = 0;
-	int rc = 0;
-
-	while (done < count) {
-		size_t chunk = min(count - done, sizeof(resp));
-		size_t left = copy_from_user(resp, buf + done, chunk);
-		u32 n = (chunk - left) / RESP_SIZE;
-		int answered = 0;
-
-		if (n) {
-			answered = iopfq_respond(f->q, resp, n);
-			if (answered < 0) {
-				rc = answered;
-				break;
-			}
-			done += (size_t)answered * RESP_SIZE;
-			if ((u32)answered < n) {
-				rc = -EINVAL;
-				break;
-			}
-		}
-		if (left) {
-			rc = -EFAULT;
-			break;
-		}
-	}
-	return done ? done : rc;
 }
 
 static ssize_t iopfq_fop_write(struct file *file, const char __user *buf, size_t count,
 			       loff_t *ppos)
 {
 	struct iopfq_file *f = file->private_data;
-	struct iopfq_fh *fh = fh_of(f);
 	ssize_t rc;
 
-	if (*ppos || count % RESP_SIZE)
-		return -ESPIPE;
-	down_read(&fh->cfg_sem);
-	if (f->mode != IOPFQ_MODE_BASELINE) {
-		rc = core_write(f, buf, count);
-		up_read(&fh->cfg_sem);
-		return rc;
-	}
-	up_read(&fh->cfg_sem);
-	/*
-	 * iommufd answers under the fault's mutex, the one read holds. f->lock
-	 * comes before cfg_sem (CONFIG holds f->lock and takes cfg_sem), so it
-	 * is taken with cfg_sem released; CONFIG runs under f->lock, so the
-	 * mode cannot change while it is held.
-	 */
-	mutex_lock(&f->lock);
-	if (f->mode == IOPFQ_MODE_BASELINE)
-		rc = iopfq_base_write(f->base, buf, count);
-	else
-		rc = core_write(f, buf, count);
-	mutex_unlock(&f->lock);
+	down_read(&f->cfg_sem);
+	rc = f->be->write(f->q, buf, count, ppos);
+	up_read(&f->cfg_sem);
 	return rc;
 }
 
 static __poll_t iopfq_fop_poll(struct file *file, struct poll_table_struct *wait)
 {
 	struct iopfq_file *f = file->private_data;
-	__poll_t mask = EPOLLOUT;
-	bool ready;
+	__poll_t mask;
 
-	poll_wait(file, &f->wq, wait);
-	mutex_lock(&f->lock);
-	if (f->mode == IOPFQ_MODE_BASELINE) {
-		ready = iopfq_base_ready(f->base);
-	} else {
-		ready = iopfq_poll_ready(f->q);
-		/*
-		 * Announce the sleep, then re-check (Dekker with the producers'
-		 * publish-then-check): either a producer sees the announcement
-		 * and calls notify, or we see its entry here.
-		 */
-		while (!ready && !iopfq_prepare_sleep(f->q))
-			ready = iopfq_poll_ready(f->q);
-	}
-	mutex_unlock(&f->lock);
-	if (ready)
-		mask |= EPOLLIN | EPOLLRDNORM;
+	down_read(&f->cfg_sem);
+	mask = f->be->poll(f->q, file, wait);
+	up_read(&f->cfg_sem);
 	return mask;
 }
 
@@ -394,24 +90,26 @@ static __poll_t iopfq_fop_poll(struct file *file, struct poll_table_struct *wait
 static int iopfq_fop_open(struct inode *inode, struct file *file)
 {
 	struct iopfq_config cfg = { .max_devices = 16, .credit_budget = 1024 };
-	struct iopfq_fh *fh;
-	int rc;
+	struct iopfq_file *f;
 
-	fh = kzalloc(sizeof(*fh), GFP_KERNEL);
-	if (!fh)
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+	if (!f)
 		return -ENOMEM;
-	mutex_init(&fh->f.lock);
-	init_rwsem(&fh->cfg_sem);
-	init_waitqueue_head(&fh->f.wq);
-	INIT_LIST_HEAD(&fh->f.devs);
-	fh->f.mode = IOPFQ_MODE_CORE;
-	rc = core_alloc(fh, &cfg);
-	if (rc) {
-		kfree(fh);
+	mutex_init(&f->lock);
+	init_rwsem(&f->cfg_sem);
+	INIT_LIST_HEAD(&f->devs);
+	f->mode = IOPFQ_MODE_CORE;
+	f->be = backends[f->mode];
+	f->q = f->be->create(&cfg, iopfq_sim_page_response, f);
+	if (IS_ERR(f->q)) {
+		int rc = PTR_ERR(f->q);
+
+		mutex_destroy(&f->lock);
+		kfree(f);
 		return rc;
 	}
-	file->private_data = &fh->f;
-	atomic64_inc(&iopfq_global.files_open);
+	file->private_data = f;
+	atomic64_inc(&files_open);
 	return 0;
 }
 
@@ -419,11 +117,7 @@ static int iopfq_fop_open(struct inode *inode, struct file *file)
 static void dev_remove(struct iopfq_file *f, struct iopfq_simdev *sd)
 {
 	iopfq_sim_gen_stop(sd);
-	if (f->mode == IOPFQ_MODE_BASELINE) {
-		iopfq_base_detach(f->base, sd);
-	} else {
-		WARN_ON_ONCE(iopfq_detach(f->q, sd->handle));
-	}
+	WARN_ON_ONCE(f->be->detach(f->q, sd->handle));
 	list_del(&sd->node);
 	f->ndevs--;
 	iopfq_sim_free(sd);
@@ -432,7 +126,6 @@ static void dev_remove(struct iopfq_file *f, struct iopfq_simdev *sd)
 static int iopfq_fop_release(struct inode *inode, struct file *file)
 {
 	struct iopfq_file *f = file->private_data;
-	struct iopfq_fh *fh = fh_of(f);
 	struct iopfq_simdev *sd, *next;
 
 	mutex_lock(&f->lock);
@@ -442,12 +135,10 @@ static int iopfq_fop_release(struct inode *inode, struct file *file)
 	list_for_each_entry_safe(sd, next, &f->devs, node)
 		dev_remove(f, sd);
 	mutex_unlock(&f->lock);
-	if (f->base)
-		iopfq_base_destroy(f->base);
-	core_free(fh);
+	f->be->destroy(f->q);
 	mutex_destroy(&f->lock);
-	kfree(fh);
-	atomic64_dec(&iopfq_global.files_open);
+	kfree(f);
+	atomic64_dec(&files_open);
 	return 0;
 }
 
@@ -456,15 +147,14 @@ static int iopfq_fop_release(struct inode *inode, struct file *file)
 
 static long ioc_config(struct iopfq_file *f, void __user *argp)
 {
-	struct iopfq_fh *fh = fh_of(f);
+	const struct iopfq_backend *be, *old_be;
 	struct iopfq_ioc_config c;
 	struct iopfq_config cfg = {};
-	struct iopfq_base *base = NULL, *old;
-	int rc;
+	void *q, *old_q;
 
 	if (copy_from_user(&c, argp, sizeof(c)))
 		return -EFAULT;
-	if (c.flags || c.mode > IOPFQ_MODE_BASELINE)
+	if (c.flags || c.mode >= ARRAY_SIZE(backends))
 		return -EINVAL;
 	if (!c.max_devices || c.max_devices > IOPFQ_MAX_DEVICES ||
 	    !c.credit_budget || c.credit_budget > IOPFQ_IOC_MAX_BUDGET)
@@ -473,26 +163,19 @@ static long ioc_config(struct iopfq_file *f, void __user *argp)
 		return -EBUSY;
 	cfg.max_devices = c.max_devices;
 	cfg.credit_budget = c.credit_budget;
-
-	if (c.mode == IOPFQ_MODE_BASELINE) {
-		base = iopfq_base_create(f, c.max_devices);
-		if (IS_ERR(base))
-			return PTR_ERR(base);
-	}
-	down_write(&fh->cfg_sem);
-	rc = core_alloc(fh, &cfg);
-	if (rc) {
-		up_write(&fh->cfg_sem);
-		if (base)
-			iopfq_base_destroy(base);
-		return rc;
-	}
-	old = f->base;
-	f->base = base;
+	be = backends[c.mode];
+	/* no device is attached: nothing reports into the old queue */
+	q = be->create(&cfg, iopfq_sim_page_response, f);
+	if (IS_ERR(q))
+		return PTR_ERR(q);
+	down_write(&f->cfg_sem);
+	old_be = f->be;
+	old_q = f->q;
+	f->be = be;
+	f->q = q;
 	f->mode = c.mode;
-	up_write(&fh->cfg_sem);
-	if (old)
-		iopfq_base_destroy(old);
+	up_write(&f->cfg_sem);
+	old_be->destroy(old_q);
 	return 0;
 }
 
@@ -512,10 +195,7 @@ static long ioc_attach(struct iopfq_file *f, void __user *argp)
 	sd = iopfq_sim_alloc(f, &a);
 	if (IS_ERR(sd))
 		return PTR_ERR(sd);
-	if (f->mode == IOPFQ_MODE_BASELINE)
-		rc = iopfq_base_attach(f->base, sd);
-	else
-		rc = iopfq_attach(f->q, a.dev_id, a.credits, sd, &sd->handle);
+	rc = f->be->attach(f->q, a.dev_id, a.credits, sd, &sd->handle);
 	if (rc) {
 		iopfq_sim_free(sd);
 		return rc;
@@ -545,7 +225,7 @@ static long ioc_flush(struct iopfq_file *f, void __user *argp)
 	struct iopfq_ioc_flush fl;
 	struct iopfq_simdev *sd;
 	bool pasid_valid, no_resp;
-	int rc = 0;
+	int rc;
 
 	if (copy_from_user(&fl, argp, sizeof(fl)))
 		return -EFAULT;
@@ -562,14 +242,9 @@ static long ioc_flush(struct iopfq_file *f, void __user *argp)
 	/* the simulated device's bookkeeping of dropped groups needs it quiet */
 	if (sd->gen_running)
 		return -EBUSY;
-	if (f->mode == IOPFQ_MODE_BASELINE) {
-		iopfq_base_flush(f->base, sd, pasid_valid, fl.pasid, no_resp);
-	} else {
-		rc = iopfq_flush(f->q, sd->handle, pasid_valid, fl.pasid,
-				 no_resp ? IOPFQ_FLUSH_NO_RESPONSE : 0);
-		if (rc)
-			return rc;
-	}
+	rc = f->be->flush(f->q, sd->handle, pasid_valid, fl.pasid, no_resp);
+	if (rc)
+		return rc;
 	/* what was neither answered nor delivered is gone: the device forgets it */
 	iopfq_sim_forget_pasid(sd, pasid_valid, fl.pasid);
 	return 0;
@@ -707,18 +382,17 @@ static long ioc_dev_stats(struct iopfq_file *f, void __user *argp)
 static long ioc_queue_stats(struct iopfq_file *f, void __user *argp)
 {
 	struct iopfq_ioc_queue_stats st = {};
-	struct iopfq_counters c;
+	struct iopfq_backend_stats bs;
 
+	f->be->stats(f->q, &bs);
 	st.mode = f->mode;
-	st.devices_attached = f->ndevs;
-	if (f->mode == IOPFQ_MODE_BASELINE) {
-		iopfq_base_stats(f->base, &st);
-	} else {
-		iopfq_counters(f->q, &c);
-#define COPY_(type, name) st.name = c.name;
-		IOPFQ_COUNTERS(COPY_)
+#define COPY_(type, name) st.name = bs.c.name;
+	IOPFQ_COUNTERS(COPY_)
 #undef COPY_
-	}
+	st.base_allocs = bs.allocs;
+	st.base_frees = bs.frees;
+	st.base_alloc_failures = bs.alloc_failures;
+	st.mem_bytes = sizeof(*f) + bs.mem_bytes;
 	if (copy_to_user(argp, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;
@@ -727,22 +401,20 @@ static long ioc_queue_stats(struct iopfq_file *f, void __user *argp)
 static long ioc_global_stats(void __user *argp)
 {
 	struct iopfq_ioc_global_stats st = {
-		.files_open = atomic64_read(&iopfq_global.files_open),
-		.qmem_allocs = atomic64_read(&iopfq_global.qmem_allocs),
-		.qmem_frees = atomic64_read(&iopfq_global.qmem_frees),
-		.base_allocs = atomic64_read(&iopfq_global.base_allocs),
-		.base_frees = atomic64_read(&iopfq_global.base_frees),
-		.simdev_allocs = atomic64_read(&iopfq_global.simdev_allocs),
-		.simdev_frees = atomic64_read(&iopfq_global.simdev_frees),
-		.sim_sent_groups = atomic64_read(&iopfq_global.sim_sent_groups),
-		.sim_sent_pages = atomic64_read(&iopfq_global.sim_sent_pages),
-		.sim_answered_groups = atomic64_read(&iopfq_global.sim_answered_groups),
-		.sim_answered_pages = atomic64_read(&iopfq_global.sim_answered_pages),
-		.sim_answered_invalid = atomic64_read(&iopfq_global.sim_answered_invalid),
-		.sim_duplicates = atomic64_read(&iopfq_global.sim_duplicates),
-		.sim_credits_leaked = atomic64_read(&iopfq_global.sim_credits_leaked),
+		.files_open = atomic64_read(&files_open),
+		.simdev_allocs = atomic64_read(&iopfq_sim_global.simdev_allocs),
+		.simdev_frees = atomic64_read(&iopfq_sim_global.simdev_frees),
+		.sim_sent_groups = atomic64_read(&iopfq_sim_global.sim_sent_groups),
+		.sim_sent_pages = atomic64_read(&iopfq_sim_global.sim_sent_pages),
+		.sim_answered_groups = atomic64_read(&iopfq_sim_global.sim_answered_groups),
+		.sim_answered_pages = atomic64_read(&iopfq_sim_global.sim_answered_pages),
+		.sim_answered_invalid = atomic64_read(&iopfq_sim_global.sim_answered_invalid),
+		.sim_duplicates = atomic64_read(&iopfq_sim_global.sim_duplicates),
+		.sim_credits_leaked = atomic64_read(&iopfq_sim_global.sim_credits_leaked),
 	};
 
+	iopfq_backend_core.allocs(&st.qmem_allocs, &st.qmem_frees);
+	iopfq_backend_baseline.allocs(&st.base_allocs, &st.base_frees);
 	if (copy_to_user(argp, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;
@@ -754,9 +426,7 @@ static long ioc_age_scan(struct iopfq_file *f, void __user *argp)
 
 	if (copy_from_user(&threshold, argp, sizeof(threshold)))
 		return -EFAULT;
-	if (f->mode != IOPFQ_MODE_CORE)
-		return -EOPNOTSUPP;
-	return iopfq_age_scan(f->q, threshold);
+	return f->be->age_scan(f->q, threshold);
 }
 
 static long iopfq_fop_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

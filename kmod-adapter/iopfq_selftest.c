@@ -6,17 +6,19 @@
  * behind the hooks. Prints "selftest: N of M tests passed"; a failure
  * makes the module refuse to load.
  *
- * May touch: its own queue only.
+ * May touch: its own queue only (the adapter's level: it calls the core
+ * directly, with hooks of its own that count what the core does).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cache.h>
 #include <linux/completion.h>
 #include <linux/hrtimer.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 
-#include "iopfq_kmod.h"
+#include "iopfq_fault.h"
 
 struct st_ctx {
 	struct iopfq_response last;
@@ -142,12 +144,12 @@ int iopfq_selftest(void)
 	CHECK(size > 0);
 	bad.credit_budget = 0;
 	CHECK(iopfq_memsize(&bad) == 0);
-	mem = kvzalloc(size + IOPFQ_KMOD_ALIGN, GFP_KERNEL);
+	mem = kvzalloc(size + L1_CACHE_BYTES, GFP_KERNEL);
 	if (!mem) {
 		kfree(c);
 		return -ENOMEM;
 	}
-	c->q = iopfq_init(PTR_ALIGN(mem, IOPFQ_KMOD_ALIGN), size, &cfg, &ops, &rc);
+	c->q = iopfq_init(PTR_ALIGN(mem, L1_CACHE_BYTES), size, &cfg, &ops, &rc);
 	CHECK(c->q && rc == 0);
 	if (!c->q)
 		goto out;

@@ -2,13 +2,18 @@
 /*
  * iopfq_sim.c - simulated PRI devices and their fault generators.
  *
- * May touch: the simulated devices (struct iopfq_simdev) and the module-wide
- * counters; reports go through iopfq_file_report().
+ * Lock order: a device's credit_wq lock is the only lock taken here, and
+ * innermost (the page_response callback takes it with a queue's consumer
+ * mutex held, by detach and flush). Generators report with no lock.
+ *
+ * May touch: the simulated devices (struct iopfq_simdev) and their
+ * module-wide counters; reports go through iopfq_file_report() (the file's
+ * backend table), answers come back through iopfq_sim_page_response().
  *
  * A simulated device honours its PRI allocation as real hardware must: it
  * takes the credits of a whole group before issuing it and gets them back
- * with the group's response (the queue's page_response hook lands in
- * iopfq_sim_response()). Per (PASID, group index) it keeps the report time
+ * with the group's response (the queue's page_response callback, which the
+ * file gave the queue when it created it, lands in iopfq_sim_page_response()). Per (PASID, group index) it keeps the report time
  * of the group's first page, so the response yields the fault-to-response
  * latency, recorded in a log-linear histogram, and a response for a key
  * with nothing outstanding is counted as a duplicate.
@@ -33,6 +38,8 @@
 #define GRPIDS (IOPFQ_GRPID_MAX + 1)
 
 static enum hrtimer_restart gen_timer_fn(struct hrtimer *t);
+
+struct iopfq_sim_global iopfq_sim_global;
 
 /**
  * iopfq_sim_check_attach - validate an attach request
@@ -102,12 +109,12 @@ struct iopfq_simdev *iopfq_sim_alloc(struct iopfq_file *f, const struct iopfq_io
 {
 	struct iopfq_simdev *sd;
 
-	sd = kzalloc(sizeof(*sd), GFP_KERNEL);
+	sd = kzalloc(sizeof(*sd), GFP_KERNEL_ACCOUNT);
 	if (!sd)
 		return ERR_PTR(-ENOMEM);
 	sd->nslots = a->npasids * GRPIDS;
-	sd->grp_ts = kvcalloc(sd->nslots, sizeof(*sd->grp_ts), GFP_KERNEL);
-	sd->grp_pages = kvcalloc(sd->nslots, sizeof(*sd->grp_pages), GFP_KERNEL);
+	sd->grp_ts = kvcalloc(sd->nslots, sizeof(*sd->grp_ts), GFP_KERNEL_ACCOUNT);
+	sd->grp_pages = kvcalloc(sd->nslots, sizeof(*sd->grp_pages), GFP_KERNEL_ACCOUNT);
 	if (!sd->grp_ts || !sd->grp_pages) {
 		kvfree(sd->grp_ts);
 		kvfree(sd->grp_pages);
@@ -125,7 +132,7 @@ struct iopfq_simdev *iopfq_sim_alloc(struct iopfq_file *f, const struct iopfq_io
 	init_waitqueue_head(&sd->credit_wq);
 	hrtimer_init(&sd->gen_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	sd->gen_timer.function = gen_timer_fn;
-	atomic64_inc(&iopfq_global.simdev_allocs);
+	atomic64_inc(&iopfq_sim_global.simdev_allocs);
 	return sd;
 }
 
@@ -164,14 +171,14 @@ void iopfq_sim_free(struct iopfq_simdev *sd)
 {
 	/* partial groups dropped by the detach: the device stops waiting */
 	forget_slots(sd, 0, sd->nslots);
-	atomic64_add(atomic64_read(&sd->sent_groups), &iopfq_global.sim_sent_groups);
-	atomic64_add(atomic64_read(&sd->sent_pages), &iopfq_global.sim_sent_pages);
-	atomic64_add(atomic64_read(&sd->answered_groups), &iopfq_global.sim_answered_groups);
-	atomic64_add(atomic64_read(&sd->answered_pages), &iopfq_global.sim_answered_pages);
-	atomic64_add(atomic64_read(&sd->answered_invalid), &iopfq_global.sim_answered_invalid);
-	atomic64_add(atomic64_read(&sd->duplicates), &iopfq_global.sim_duplicates);
-	atomic64_add(atomic_read(&sd->credits_used), &iopfq_global.sim_credits_leaked);
-	atomic64_inc(&iopfq_global.simdev_frees);
+	atomic64_add(atomic64_read(&sd->sent_groups), &iopfq_sim_global.sim_sent_groups);
+	atomic64_add(atomic64_read(&sd->sent_pages), &iopfq_sim_global.sim_sent_pages);
+	atomic64_add(atomic64_read(&sd->answered_groups), &iopfq_sim_global.sim_answered_groups);
+	atomic64_add(atomic64_read(&sd->answered_pages), &iopfq_sim_global.sim_answered_pages);
+	atomic64_add(atomic64_read(&sd->answered_invalid), &iopfq_sim_global.sim_answered_invalid);
+	atomic64_add(atomic64_read(&sd->duplicates), &iopfq_sim_global.sim_duplicates);
+	atomic64_add(atomic_read(&sd->credits_used), &iopfq_sim_global.sim_credits_leaked);
+	atomic64_inc(&iopfq_sim_global.simdev_frees);
 	kvfree(sd->grp_ts);
 	kvfree(sd->grp_pages);
 	kfree(sd);
@@ -271,18 +278,19 @@ static void atomic64_max(atomic64_t *v, u64 x)
 }
 
 /**
- * iopfq_sim_response - a Page Group Response reaches device @sd
- * @sd: the device
- * @pasid: PASID of the group
- * @grpid: group index
- * @npages: the group's pages: the credits coming back
- * @code: enum iopfq_hw_code
+ * iopfq_sim_page_response - a Page Group Response reaches a device
+ * @owner: the file (unused: the device is @resp->dev_ctx)
+ * @resp: the response; dev_ctx is the struct iopfq_simdev, npages the
+ *	credits coming back, code an enum iopfq_hw_code
  *
- * Context: any thread, any number at once (the queue's page_response hook).
+ * Context: any thread, any number at once (the queue's page_response
+ * callback, iopfq_respond_fn).
  */
-void iopfq_sim_response(struct iopfq_simdev *sd, u32 pasid, u32 grpid, u32 npages, u32 code)
+void iopfq_sim_page_response(void *owner, const struct iopfq_response *resp)
 {
-	int s = slot_of(sd, pasid, grpid);
+	struct iopfq_simdev *sd = resp->dev_ctx;
+	u32 npages = resp->npages, code = resp->code;
+	int s = slot_of(sd, resp->pasid, resp->grpid);
 	u64 ts = 0;
 
 	if (s >= 0) {

@@ -458,6 +458,9 @@ static void test_semantics(int mode)
 	close(fd);
 }
 
+/* The bound docs/kernel-integration.md states for a default open file */
+#define MEM_PER_FILE_DOC (600u * 1024)
+
 /* close() with groups queued and delivered: all answered, nothing leaked */
 static void test_close(int mode)
 {
@@ -466,6 +469,14 @@ static void test_close(int mode)
 	int fd = dev_open();
 
 	g0 = global_stats(fd);
+	if (mode == IOPFQ_MODE_CORE) {
+		/* the default queue of an open file: 16 devices, 1024 credits */
+		uint64_t bytes = queue_stats(fd).mem_bytes;
+
+		printf("memory per open file (core, 16 devices, 1024 credits): %llu bytes\n",
+		       (unsigned long long)bytes);
+		CHECK(bytes >= 1024 * REC && bytes <= MEM_PER_FILE_DOC);
+	}
 	CHECK_EQ(config(fd, mode, 4, 64), 0);
 	CHECK_EQ(attach(fd, 1, 16, 7, 1, 2), 0);
 	CHECK_EQ(attach(fd, 2, 16, 8, 1, 2), 0);
