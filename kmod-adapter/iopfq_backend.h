@@ -52,7 +52,9 @@ typedef void (*iopfq_respond_fn)(void *owner, const struct iopfq_response *resp)
  * struct iopfq_backend_stats - a queue's counters
  * @c: the core's counters; the baseline fills the ones it keeps
  * @allocs/@frees/@alloc_failures: the baseline's per-fault allocations
- * @mem_bytes: memory the queue holds now, charged to the opener's cgroup
+ * @mem_bytes: memory the queue holds now, as the allocator rounded it (the
+ *	baseline: its own structures plus what its per-fault allocations
+ *	asked for)
  */
 struct iopfq_backend_stats {
 	struct iopfq_counters c;

@@ -39,6 +39,7 @@
 #include <linux/atomic.h>
 #include <linux/cache.h>
 #include <linux/err.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
@@ -352,11 +353,23 @@ __poll_t iopfq_fault_poll(struct iopfq_fault *flt, struct file *file, poll_table
 	return mask;
 }
 
+/*
+ * What a kv*alloc'd block of @size bytes really holds: kvmalloc() takes it
+ * from kmalloc() when it can, which rounds a large block up to a power of
+ * two pages; from vmalloc() it is whole pages.
+ */
+static size_t kv_held(const void *p, size_t size)
+{
+	return is_vmalloc_addr(p) ? PAGE_ALIGN(size) : ksize(p);
+}
+
 void iopfq_fault_stats(struct iopfq_fault *flt, struct iopfq_backend_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	iopfq_counters(flt->q, &st->c);
-	st->mem_bytes = iopfq_fault_memsize(&flt->cfg);
+	st->mem_bytes = ksize(flt) +
+			kv_held(flt->mem_raw, iopfq_memsize(&flt->cfg) + FAULT_ALIGN) +
+			kv_held(flt->recs, (size_t)flt->cfg.credit_budget * REC_SIZE);
 }
 
 /* ---------------------------------------------------------------------- */

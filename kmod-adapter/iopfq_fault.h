@@ -23,8 +23,10 @@
 struct iopfq_fault;
 
 /**
- * iopfq_fault_memsize - bytes a fault object for @cfg allocates, all of it
- * at create time (nothing later, nothing per fault)
+ * iopfq_fault_memsize - bytes a fault object for @cfg asks the allocator
+ * for, all of it at create time (nothing later, nothing per fault); what it
+ * holds is more when kvzalloc() serves a block from kmalloc(), which rounds
+ * a large block up to a power of two pages (iopfq_fault_stats() says)
  * @cfg: the configuration
  *
  * Context: any. Return: the size, or 0 for an invalid @cfg.
@@ -88,7 +90,7 @@ ssize_t iopfq_fault_write(struct iopfq_fault *flt, const char __user *buf, size_
 			  loff_t *ppos);
 __poll_t iopfq_fault_poll(struct iopfq_fault *flt, struct file *file, poll_table *wait);
 
-/* Counters. Context: any. */
+/* Counters, and the bytes the object holds. Context: any. */
 void iopfq_fault_stats(struct iopfq_fault *flt, struct iopfq_backend_stats *st);
 
 /*

@@ -207,9 +207,10 @@ struct iopfq_ioc_queue_stats {
 	__u64 base_allocs;       /* baseline: kzalloc of groups and partial pages */
 	__u64 base_frees;
 	__u64 base_alloc_failures;
-	__u64 mem_bytes;         /* what the open file holds now for its queue (core:
-				  * all of it allocated by CONFIG; baseline: grows
-				  * with the faults queued) */
+	__u64 mem_bytes;         /* what the open file holds now for itself and its
+				  * queue, simulated devices not counted (core: all
+				  * of it allocated by open or CONFIG; baseline:
+				  * grows with the faults queued) */
 };
 
 /**

@@ -392,7 +392,7 @@ static long ioc_queue_stats(struct iopfq_file *f, void __user *argp)
 	st.base_allocs = bs.allocs;
 	st.base_frees = bs.frees;
 	st.base_alloc_failures = bs.alloc_failures;
-	st.mem_bytes = sizeof(*f) + bs.mem_bytes;
+	st.mem_bytes = ksize(f) + bs.mem_bytes;
 	if (copy_to_user(argp, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;

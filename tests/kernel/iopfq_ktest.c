@@ -21,7 +21,8 @@
  *              credits balanced; throughput and latency percentiles
  *
  * Then, once: write() of responses racing IOPFQ_IOC_CONFIG mode switches
- * on one file for race_seconds (a deadlock fails it).
+ * on one file for race_seconds (a deadlock fails it); the memory of open
+ * files charged to the opener's memory cgroup.
  *
  * Prints "ok"/"FAIL" per check, "BENCH" lines, "N of M checks passed" and
  * finally "IOPFQ-KTEST: PASS" or "IOPFQ-KTEST: FAIL".
@@ -39,6 +40,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -500,6 +502,71 @@ static void test_close(int mode)
 	/* each open file holds two blocks (queue memory, read buffer) */
 	CHECK_EQ(g1.qmem_allocs - g1.qmem_frees, 2 * g1.files_open);
 	CHECK_EQ(g1.files_open, 1);
+}
+
+/* ---------------------------------------------------------------------- */
+/* memory per open file, charged to the opener's memory cgroup             */
+
+#define CG "/sys/fs/cgroup"
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static long long read_number(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoll(buf) : -1;
+}
+
+/*
+ * Open files in a cgroup of their own (run.sh mounts cgroup2 on
+ * /sys/fs/cgroup): its memory.current must grow by about what the files
+ * say they hold (IOPFQ_IOC_QUEUE_STATS.mem_bytes), i.e. the queue memory is
+ * charged to the opener (GFP_KERNEL_ACCOUNT), as iommufd charges its objects.
+ */
+static void test_memory_charged(void)
+{
+	enum { NFILES = 16 };
+	int fds[NFILES], i;
+	long long before, after;
+	uint64_t bytes;
+	char pid[32];
+
+	mkdir(CG "/iopfq", 0755);
+	CHECK_EQ(write_file(CG "/cgroup.subtree_control", "+memory"), 0);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	CHECK_EQ(write_file(CG "/iopfq/cgroup.procs", pid), 0);
+	before = read_number(CG "/iopfq/memory.current");
+	for (i = 0; i < NFILES; i++)
+		fds[i] = dev_open();
+	after = read_number(CG "/iopfq/memory.current");
+	bytes = queue_stats(fds[0]).mem_bytes;
+	for (i = 0; i < NFILES; i++)
+		close(fds[i]);
+	CHECK_EQ(write_file(CG "/cgroup.procs", pid), 0);
+	rmdir(CG "/iopfq");
+	CHECK(before >= 0 && after >= 0 && bytes > 0);
+	printf("memory per open file: %llu bytes held (mem_bytes), %lld bytes charged to the "
+	       "cgroup (memory.current over %d opens)\n", (unsigned long long)bytes,
+	       (after - before) / NFILES, NFILES);
+	/* charge batching and page tables make it inexact; 9/10 of it at least */
+	CHECK(after - before >= (long long)(NFILES * bytes / 10 * 9));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -982,6 +1049,11 @@ int main(int argc, char **argv)
 		mode_name = "race";
 		test_config_race(race_seconds);
 		printf("race write/CONFIG: %u of %u checks passed\n", passed - before, checks - ran);
+		before = passed;
+		ran = checks;
+		mode_name = "memory";
+		test_memory_charged();
+		printf("memory charged: %u of %u checks passed\n", passed - before, checks - ran);
 	}
 	for (mode = 0; mode < 2; mode++) {
 		int d;

@@ -82,6 +82,7 @@ cat >"$work/root/init" <<INIT
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+mount -t cgroup2 none /sys/fs/cgroup || echo "guest: no cgroup2"
 echo "guest: kernel \$(uname -r), \$(nproc) CPUs"
 if echo 5 >/proc/sys/kernel/hung_task_timeout_secs; then
 	echo "guest: hung_task_timeout_secs \$(cat /proc/sys/kernel/hung_task_timeout_secs)"
@@ -110,7 +111,7 @@ timeout $((300 + 2 * race)) qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 2
 qrc=$?
 tr -d '\r' <"$log" >"$log.txt"
 
-grep -E '^(FAIL|flood|core|baseline|race|ktest:|IOPFQ-KTEST|guest:)' "$log.txt"
+grep -E '^(FAIL|flood|core|baseline|race|memory|ktest:|IOPFQ-KTEST|guest:)' "$log.txt"
 grep -E 'iopfq: selftest' "$log.txt" | head -1 | sed 's/^.*iopfq: /module: /'
 [ $bench = 1 ] && grep -E '^BENCH' "$log.txt"
 
