@@ -35,6 +35,7 @@
 #include <linux/fs.h>
 #include <linux/poll.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 
 #include <iopfq/iopfq.h>
 
@@ -66,9 +67,13 @@ struct iopfq_backend_stats {
 
 struct iopfq_backend {
 	const char *name;
-	/* ERR_PTR(-EINVAL or -ENOMEM) on failure; charged with GFP_KERNEL_ACCOUNT */
+	/*
+	 * ERR_PTR(-EINVAL or -ENOMEM) on failure; charged with GFP_KERNEL_ACCOUNT.
+	 * @wq: where readers and pollers of the queue wait, the creator's: it
+	 * must outlive the queue (a poll() or epoll entry on it may)
+	 */
 	void *(*create)(const struct iopfq_config *cfg, iopfq_respond_fn page_response,
-			void *owner);
+			void *owner, wait_queue_head_t *wq);
 	/* every device detached */
 	void (*destroy)(void *q);
 	/* 0; -EEXIST, -ENOSPC, -ENOMEM, -EINVAL */

@@ -81,7 +81,7 @@ struct iopfq_base_group {
 
 struct iopfq_base {
 	struct mutex mutex;             /* the fault's mutex */
-	wait_queue_head_t wq;
+	wait_queue_head_t *wq;          /* the creator's */
 	iopfq_respond_fn page_response;
 	void *owner;
 	spinlock_t lock;                /* the deliver list */
@@ -138,12 +138,12 @@ static void base_free(struct iopfq_base *b, void *p, size_t size)
  * Context: process; sleeps. Return: the queue or an ERR_PTR.
  */
 static void *base_create(const struct iopfq_config *cfg, iopfq_respond_fn page_response,
-			 void *owner)
+			 void *owner, wait_queue_head_t *wq)
 {
 	struct iopfq_base *b;
 	int rc;
 
-	if (!cfg->max_devices || cfg->max_devices > IOPFQ_MAX_DEVICES || !page_response)
+	if (!cfg->max_devices || cfg->max_devices > IOPFQ_MAX_DEVICES || !page_response || !wq)
 		return ERR_PTR(-EINVAL);
 	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
 	if (!b)
@@ -160,7 +160,7 @@ static void *base_create(const struct iopfq_config *cfg, iopfq_respond_fn page_r
 		return ERR_PTR(rc);
 	}
 	mutex_init(&b->mutex);
-	init_waitqueue_head(&b->wq);
+	b->wq = wq;
 	b->page_response = page_response;
 	b->owner = owner;
 	spin_lock_init(&b->lock);
@@ -390,7 +390,7 @@ static int base_report(void *q, iopfq_dev_t dev, const struct iopfq_request *req
 	spin_lock_irqsave(&b->lock, irqflags);
 	list_add_tail(&g->node, &b->deliver);
 	spin_unlock_irqrestore(&b->lock, irqflags);
-	wake_up_interruptible(&b->wq);
+	wake_up_interruptible(b->wq);
 	return 0;
 }
 
@@ -540,7 +540,7 @@ static __poll_t base_poll(void *q, struct file *file, poll_table *wait)
 	unsigned long irqflags;
 	__poll_t mask = EPOLLOUT;
 
-	poll_wait(file, &b->wq, wait);
+	poll_wait(file, b->wq, wait);
 	spin_lock_irqsave(&b->lock, irqflags);
 	if (!list_empty(&b->deliver))
 		mask |= EPOLLIN | EPOLLRDNORM;

@@ -20,7 +20,7 @@
  *   synchronize    -> synchronize_rcu(): reports run under rcu_read_lock()
  *                     (an hrtimer callback in hard IRQ already is a
  *                     read-side critical section)
- *   notify         -> wake_up_interruptible() on the object's wait queue
+ *   notify         -> wake_up_interruptible() on the creator's wait queue
  *   now_ns         -> ktime_get_ns()
  *   aged           -> pr_warn_ratelimited()
  *   relax          -> cond_resched()
@@ -58,7 +58,7 @@
 /**
  * struct iopfq_fault - one fault queue
  * @lock: the core's consumer side: read, poll, attach, detach, flush, aging
- * @wq: readers and pollers wait here; woken by the notify hook
+ * @wq: the creator's: readers and pollers wait there; woken by notify
  * @page_response: the creator's callback, with @owner
  * @cfg: the core's configuration
  * @mem_raw: the core's memory as allocated; @q is in it, aligned
@@ -66,7 +66,7 @@
  */
 struct iopfq_fault {
 	struct mutex lock;
-	wait_queue_head_t wq;
+	wait_queue_head_t *wq;
 	iopfq_respond_fn page_response;
 	void *owner;
 	struct iopfq_config cfg;
@@ -97,7 +97,7 @@ static void hook_notify(void *ctx)
 {
 	struct iopfq_fault *flt = ctx;
 
-	wake_up_interruptible(&flt->wq);
+	wake_up_interruptible(flt->wq);
 }
 
 static iopfq_u64 hook_now_ns(void *ctx)
@@ -131,7 +131,8 @@ size_t iopfq_fault_memsize(const struct iopfq_config *cfg)
 }
 
 struct iopfq_fault *iopfq_fault_create(const struct iopfq_config *cfg,
-				       iopfq_respond_fn page_response, void *owner)
+				       iopfq_respond_fn page_response, void *owner,
+				       wait_queue_head_t *wq)
 {
 	size_t size = iopfq_memsize(cfg);
 	struct iopfq_fault *flt;
@@ -145,7 +146,7 @@ struct iopfq_fault *iopfq_fault_create(const struct iopfq_config *cfg,
 	};
 	int err = -ENOMEM;
 
-	if (!size || !page_response)
+	if (!size || !page_response || !wq)
 		return ERR_PTR(-EINVAL);
 	flt = kzalloc(sizeof(*flt), GFP_KERNEL_ACCOUNT);
 	if (!flt)
@@ -155,7 +156,7 @@ struct iopfq_fault *iopfq_fault_create(const struct iopfq_config *cfg,
 	if (!flt->mem_raw || !flt->recs)
 		goto fail;
 	mutex_init(&flt->lock);
-	init_waitqueue_head(&flt->wq);
+	flt->wq = wq;
 	flt->page_response = page_response;
 	flt->owner = owner;
 	flt->cfg = *cfg;
@@ -337,7 +338,7 @@ __poll_t iopfq_fault_poll(struct iopfq_fault *flt, struct file *file, poll_table
 	__poll_t mask = EPOLLOUT;
 	bool ready;
 
-	poll_wait(file, &flt->wq, wait);
+	poll_wait(file, flt->wq, wait);
 	mutex_lock(&flt->lock);
 	ready = iopfq_poll_ready(flt->q);
 	/*
@@ -376,9 +377,9 @@ void iopfq_fault_stats(struct iopfq_fault *flt, struct iopfq_backend_stats *st)
 /* the backend table (iopfq_backend.h)                                     */
 
 static void *be_create(const struct iopfq_config *cfg, iopfq_respond_fn page_response,
-		       void *owner)
+		       void *owner, wait_queue_head_t *wq)
 {
-	return iopfq_fault_create(cfg, page_response, owner);
+	return iopfq_fault_create(cfg, page_response, owner, wq);
 }
 
 static void be_destroy(void *q)

@@ -38,13 +38,17 @@ size_t iopfq_fault_memsize(const struct iopfq_config *cfg);
  * @cfg: sizes (devices, sum of their PRI allocations)
  * @page_response: where answered groups go; called with @owner
  * @owner: the creator
+ * @wq: where readers and pollers wait (the notify hook wakes it): the
+ *	creator's, alive as long as the file whose poll() uses it, which may
+ *	be longer than the object (a poll or epoll entry outlives the call)
  *
  * Allocates iopfq_fault_memsize(@cfg) bytes with GFP_KERNEL_ACCOUNT (charged
  * to the caller's memory cgroup, as iommufd charges its objects).
  * Context: process; sleeps. Return: the object or ERR_PTR(-EINVAL, -ENOMEM).
  */
 struct iopfq_fault *iopfq_fault_create(const struct iopfq_config *cfg,
-				       iopfq_respond_fn page_response, void *owner);
+				       iopfq_respond_fn page_response, void *owner,
+				       wait_queue_head_t *wq);
 
 /**
  * iopfq_fault_destroy - free a fault object with no device attached

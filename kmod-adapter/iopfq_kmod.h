@@ -62,6 +62,9 @@ extern struct iopfq_sim_global iopfq_sim_global;
 /**
  * struct iopfq_file - one open /dev/iopfq: one fault queue
  * @lock: the ioctls (the simulated IOMMU's side)
+ * @wq: readers and pollers wait here, whatever queue the file has now:
+ *	a poll() asleep or an epoll entry outlives a CONFIG that replaces
+ *	the queue, so the wait queue is the file's, lent to each queue
  * @cfg_sem: read(), write() and poll() hold it for reading, IOPFQ_IOC_CONFIG
  *	for writing while it replaces @be and @q (under @lock)
  * @be: the queue's implementation (the mode)
@@ -74,6 +77,7 @@ extern struct iopfq_sim_global iopfq_sim_global;
  */
 struct iopfq_file {
 	struct mutex lock;
+	wait_queue_head_t wq;
 	struct rw_semaphore cfg_sem;
 	const struct iopfq_backend *be;
 	void *q;

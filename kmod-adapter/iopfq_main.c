@@ -96,11 +96,12 @@ static int iopfq_fop_open(struct inode *inode, struct file *file)
 	if (!f)
 		return -ENOMEM;
 	mutex_init(&f->lock);
+	init_waitqueue_head(&f->wq);
 	init_rwsem(&f->cfg_sem);
 	INIT_LIST_HEAD(&f->devs);
 	f->mode = IOPFQ_MODE_CORE;
 	f->be = backends[f->mode];
-	f->q = f->be->create(&cfg, iopfq_sim_page_response, f);
+	f->q = f->be->create(&cfg, iopfq_sim_page_response, f, &f->wq);
 	if (IS_ERR(f->q)) {
 		int rc = PTR_ERR(f->q);
 
@@ -165,7 +166,7 @@ static long ioc_config(struct iopfq_file *f, void __user *argp)
 	cfg.credit_budget = c.credit_budget;
 	be = backends[c.mode];
 	/* no device is attached: nothing reports into the old queue */
-	q = be->create(&cfg, iopfq_sim_page_response, f);
+	q = be->create(&cfg, iopfq_sim_page_response, f, &f->wq);
 	if (IS_ERR(q))
 		return PTR_ERR(q);
 	down_write(&f->cfg_sem);
@@ -175,6 +176,12 @@ static long ioc_config(struct iopfq_file *f, void __user *argp)
 	f->q = q;
 	f->mode = c.mode;
 	up_write(&f->cfg_sem);
+	/*
+	 * A poller asleep announced its sleep to the old queue only (the core
+	 * notifies only then): wake it to poll the new one, which is where
+	 * it announces itself again.
+	 */
+	wake_up_interruptible_all(&f->wq);
 	old_be->destroy(old_q);
 	return 0;
 }

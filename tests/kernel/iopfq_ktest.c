@@ -21,8 +21,9 @@
  *              credits balanced; throughput and latency percentiles
  *
  * Then, once: write() of responses racing IOPFQ_IOC_CONFIG mode switches
- * on one file for race_seconds (a deadlock fails it); the memory of open
- * files charged to the opener's memory cgroup.
+ * on one file for race_seconds (a deadlock fails it); a poll() asleep
+ * across CONFIG woken by the new queue; the memory of open files charged
+ * to the opener's memory cgroup.
  *
  * Prints "ok"/"FAIL" per check, "BENCH" lines, "N of M checks passed" and
  * finally "IOPFQ-KTEST: PASS" or "IOPFQ-KTEST: FAIL".
@@ -502,6 +503,50 @@ static void test_close(int mode)
 	/* each open file holds two blocks (queue memory, read buffer) */
 	CHECK_EQ(g1.qmem_allocs - g1.qmem_frees, 2 * g1.files_open);
 	CHECK_EQ(g1.files_open, 1);
+}
+
+/*
+ * A poll() asleep while IOPFQ_IOC_CONFIG replaces the file's queue is woken
+ * by a group of the new queue: the wait queue is the file's, not the
+ * queue's (a queue's own would be freed under the sleeper).
+ */
+struct poller {
+	int fd;
+	int rc;
+	short revents;
+	double waited;
+};
+
+static void *poller_fn(void *arg)
+{
+	struct poller *p = arg;
+	struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+	double t0 = now_s();
+
+	p->rc = poll(&pfd, 1, 5000);
+	p->revents = pfd.revents;
+	p->waited = now_s() - t0;
+	return NULL;
+}
+
+static void test_poll_across_config(void)
+{
+	struct poller p = { .fd = dev_open() };
+	struct iopfq_hwpt_pgfault rec;
+	pthread_t t;
+
+	CHECK_EQ(config(p.fd, IOPFQ_MODE_CORE, 4, 64), 0);
+	CHECK_EQ(pthread_create(&t, NULL, poller_fn, &p), 0);
+	usleep(300000); /* the poller is asleep on the file by now */
+	CHECK_EQ(config(p.fd, IOPFQ_MODE_BASELINE, 4, 64), 0);
+	CHECK_EQ(config(p.fd, IOPFQ_MODE_CORE, 4, 64), 0);
+	CHECK_EQ(attach(p.fd, 1, 16, 100, 1, 1), 0);
+	CHECK_EQ(inject_group(p.fd, 1, 100, 1, 1), 0);
+	pthread_join(t, NULL);
+	CHECK(p.rc == 1 && (p.revents & POLLIN) && p.waited < 4.5);
+	CHECK_EQ(read(p.fd, &rec, REC), REC);
+	CHECK_EQ(respond(p.fd, rec.cookie, 0), RESP);
+	close(p.fd);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1049,6 +1094,11 @@ int main(int argc, char **argv)
 		mode_name = "race";
 		test_config_race(race_seconds);
 		printf("race write/CONFIG: %u of %u checks passed\n", passed - before, checks - ran);
+		before = passed;
+		ran = checks;
+		mode_name = "poll";
+		test_poll_across_config();
+		printf("poll across CONFIG: %u of %u checks passed\n", passed - before, checks - ran);
 		before = passed;
 		ran = checks;
 		mode_name = "memory";

@@ -111,7 +111,7 @@ timeout $((300 + 2 * race)) qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 2
 qrc=$?
 tr -d '\r' <"$log" >"$log.txt"
 
-grep -E '^(FAIL|flood|core|baseline|race|memory|ktest:|IOPFQ-KTEST|guest:)' "$log.txt"
+grep -E '^(FAIL|flood|core|baseline|race|poll|memory|ktest:|IOPFQ-KTEST|guest:)' "$log.txt"
 grep -E 'iopfq: selftest' "$log.txt" | head -1 | sed 's/^.*iopfq: /module: /'
 [ $bench = 1 ] && grep -E '^BENCH' "$log.txt"
 
