@@ -15,23 +15,38 @@
 # hard-IRQ + kthread flood in core and baseline mode, write() racing
 # IOPFQ_IOC_CONFIG), then rmmod.
 #
+# With --debug-kernel the same suite runs in a debug Linux 6.12 instead
+# (lockdep with PROVE_LOCKING, DEBUG_ATOMIC_SLEEP, generic KASAN,
+# DEBUG_LIST, DEBUG_OBJECTS), built from Debian's linux-source-6.12 by
+# tests/kernel/iommufd/kbuild.sh --flavor debug (cached; the first build
+# takes a while): the module is built against that tree, the run fails on
+# any lockdep report as well, and on lockdep having turned itself off
+# (debug_locks 0). That kernel has no memory cgroup, so the cgroup-charge
+# check is left out there (printed as not run, not counted).
+#
 # Usage: tests/kernel/run.sh [--bench] [--flood SECONDS] [--race SECONDS] [--keep]
+#                            [--debug-kernel [--kbuild SCRIPT]]
 #   --bench     also print the guest's BENCH lines (tests/kernel/bench.sh)
 #   --flood S   seconds of flood per mode (default 3)
 #   --race S    seconds of the write()/CONFIG race (default 5; 60 for the
 #               full-minute run)
 #   --keep      keep the work directory (build/kernel-test)
+#   --debug-kernel  the debug 6.12 kernel instead of Debian's
+#   --kbuild S  the script that builds it (default tests/kernel/iommufd/kbuild.sh)
 # Prints a one-line summary last; exit 0 pass, 1 fail.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bench=0 flood=3 race=5 keep=0
+bench=0 flood=3 race=5 keep=0 debug=0 kbuild="$top/tests/kernel/iommufd/kbuild.sh"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--bench) bench=1 ;;
 	--flood) flood=$2; shift ;;
 	--race) race=$2; shift ;;
 	--keep) keep=1 ;;
-	*) echo "usage: $0 [--bench] [--flood SECONDS] [--race SECONDS] [--keep]"; exit 2 ;;
+	--debug-kernel) debug=1 ;;
+	--kbuild) kbuild=$2; shift ;;
+	*) echo "usage: $0 [--bench] [--flood SECONDS] [--race SECONDS] [--keep] [--debug-kernel [--kbuild SCRIPT]]"
+	   exit 2 ;;
 	esac
 	shift
 done
@@ -47,22 +62,39 @@ fail() {
 "$top/scripts/deps.sh" kernel >/tmp/iopfq-kernel-apt.log 2>&1 ||
 	fail "scripts/deps.sh kernel (see /tmp/iopfq-kernel-apt.log)"
 
-# Debian's kernel, not the host's: the newest with both image and headers
-kver=""
-for d in $(ls /lib/modules 2>/dev/null | sort -rV); do
-	if [ -f "/boot/vmlinuz-$d" ] && [ -d "/lib/modules/$d/build" ]; then
-		kver=$d
-		break
-	fi
-done
-[ -n "$kver" ] || fail "no Debian kernel with headers in /lib/modules and /boot"
+if [ $debug = 1 ]; then
+	[ -x "$kbuild" ] || fail "--debug-kernel needs $kbuild (the iommufd tests' kernel build)"
+	echo "=== the debug 6.12 kernel ($kbuild --flavor debug; cached after the first build)"
+	kdir=$("$kbuild" --flavor debug --print tree) || fail "debug kernel build"
+	image=$("$kbuild" --flavor debug --print bzimage) || fail "debug kernel build"
+	kver=$(cat "$kdir/include/config/kernel.release") || fail "no kernel.release in $kdir"
+	# KASAN and lockdep under TCG: slower, more memory; hung tasks judged at 20 s
+	mem=1024 qtimeout=$((1500 + 2 * race)) hung=20 memcg=0
+	build=(make -C "$top/kmod-adapter" KDIR="$kdir")
+	buildwhat="against the debug tree $kdir (gcc warnings fail)"
+else
+	# Debian's kernel, not the host's: the newest with both image and headers
+	kver=""
+	for d in $(ls /lib/modules 2>/dev/null | sort -rV); do
+		if [ -f "/boot/vmlinuz-$d" ] && [ -d "/lib/modules/$d/build" ]; then
+			kver=$d
+			break
+		fi
+	done
+	[ -n "$kver" ] || fail "no Debian kernel with headers in /lib/modules and /boot"
+	image=/boot/vmlinuz-$kver
+	mem=512 qtimeout=$((300 + 2 * race)) hung=5 memcg=1
+	build=(make -C "$top/kmod-adapter" KVER="$kver")
+	buildwhat="for $kver (sparse, C=2)"
+fi
 
 rm -rf "$work"
 mkdir -p "$work/root/bin" "$work/root/dev" "$work/root/proc" "$work/root/sys"
 
-echo "=== build iopfq.ko for $kver (sparse, C=2)"
-make -C "$top/kmod-adapter" KVER="$kver" clean >/dev/null 2>&1
-if ! make -C "$top/kmod-adapter" KVER="$kver" sparse >"$work/build.log" 2>&1; then
+echo "=== build iopfq.ko $buildwhat"
+"${build[@]}" clean >/dev/null 2>&1
+if [ $debug = 1 ]; then "${build[@]}"; else "${build[@]}" sparse; fi >"$work/build.log" 2>&1
+if [ $? != 0 ]; then
 	tail -30 "$work/build.log"
 	fail "module build"
 fi
@@ -84,14 +116,16 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t cgroup2 none /sys/fs/cgroup || echo "guest: no cgroup2"
 echo "guest: kernel \$(uname -r), \$(nproc) CPUs"
-if echo 5 >/proc/sys/kernel/hung_task_timeout_secs; then
+if echo $hung >/proc/sys/kernel/hung_task_timeout_secs; then
 	echo "guest: hung_task_timeout_secs \$(cat /proc/sys/kernel/hung_task_timeout_secs)"
 else
 	echo "IOPFQ-KTEST: FAIL (no hung-task detector)"
 fi
+[ -r /proc/lockdep_stats ] && echo "guest: lockdep on, \$(grep -o 'debug_locks:.*' /proc/lockdep_stats)"
 if insmod /iopfq.ko selftest=1; then
-	/bin/iopfq_ktest $flood $race
+	/bin/iopfq_ktest $flood $race $memcg
 	rmmod iopfq || echo "guest: rmmod failed"
+	[ -r /proc/lockdep_stats ] && echo "guest: lockdep after, \$(grep -o 'debug_locks:.*' /proc/lockdep_stats)"
 else
 	echo "IOPFQ-KTEST: FAIL (insmod)"
 fi
@@ -105,8 +139,8 @@ chmod +x "$work/root/init"
 	fail "initramfs"
 
 echo "=== boot $kver in QEMU (TCG, 2 vCPUs); console in $log"
-timeout $((300 + 2 * race)) qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 2 -nographic -no-reboot \
-	-kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.gz" \
+timeout $qtimeout qemu-system-x86_64 -accel tcg -cpu max -m $mem -smp 2 -nographic -no-reboot \
+	-kernel "$image" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 panic=-1" </dev/null >"$log" 2>&1
 qrc=$?
 tr -d '\r' <"$log" >"$log.txt"
@@ -115,13 +149,16 @@ grep -E '^(FAIL|flood|core|baseline|race|poll|memory|ktest:|IOPFQ-KTEST|guest:)'
 grep -E 'iopfq: selftest' "$log.txt" | head -1 | sed 's/^.*iopfq: /module: /'
 [ $bench = 1 ] && grep -E '^BENCH' "$log.txt"
 
-bad=$(grep -E 'BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|refcount_t|list_add corruption|blocked for more than' "$log.txt" | head -5)
+bad=$(grep -E 'BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|refcount_t|list_add corruption|list_del corruption|blocked for more than|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|bad unlock balance|lock held when returning|ODEBUG' "$log.txt" | head -5)
 selftest=$(grep -oE 'selftest: [0-9]+ of [0-9]+ tests passed' "$log.txt" | head -1)
 checks=$(grep -oE 'ktest: [0-9]+ of [0-9]+ checks passed' "$log.txt" | tail -1)
 elapsed=$(($(date +%s) - start))
 [ $keep = 1 ] || rm -rf "$work/root"
 if [ $qrc = 124 ]; then
-	fail "QEMU timed out after $((300 + 2 * race)) s; $checks"
+	fail "QEMU timed out after $qtimeout s; $checks"
+fi
+if [ $debug = 1 ] && ! grep -q '^guest: lockdep after, debug_locks: *1' "$log.txt"; then
+	fail "lockdep was not on, or turned itself off, in the debug kernel; $checks"
 fi
 if [ -n "$bad" ]; then
 	echo "$bad"
