@@ -7,7 +7,8 @@
  *                     file operations and ioctls), the mode switch
  *   iopfq_sim.c       simulated PRI devices, generators, latency histogram
  *
- * Below them, reached only through the backend table (iopfq_backend.h):
+ * Below them, reached through the backend table (iopfq_backend.h) only,
+ * but for iopfq_selftest() at load:
  *
  *   iopfq_fault.c     the adapter: a fault FD over the iopfq core, the
  *                     core's hooks in the kernel (reused by an iommufd
@@ -20,8 +21,9 @@
  * part): iopfq_file.lock, then iopfq_file.cfg_sem, then a queue's own
  * consumer mutex (struct iopfq_fault.lock or the baseline's), then the
  * baseline's spinlocks, then wait-queue locks. Reports (any context) take
- * none of them but the baseline's spinlocks; page_response callbacks take
- * none but a device's wait-queue lock.
+ * none of them but the baseline's spinlocks and the file's wait-queue lock
+ * (a wake-up); page_response callbacks take none but a device's wait-queue
+ * lock.
  */
 #ifndef IOPFQ_KMOD_H
 #define IOPFQ_KMOD_H
