@@ -494,7 +494,7 @@ static const struct file_operations iopfq_fops = {
 	.poll = iopfq_fop_poll,
 	.unlocked_ioctl = iopfq_fop_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = no_llseek,
+	/* no .llseek: lseek() is -ESPIPE (6.1 and 6.12 alike; 6.12 has no no_llseek) */
 };
 
 static struct miscdevice iopfq_misc = {
