@@ -157,12 +157,12 @@ elapsed=$(($(date +%s) - start))
 if [ $qrc = 124 ]; then
 	fail "QEMU timed out after $qtimeout s; $checks"
 fi
-if [ $debug = 1 ] && ! grep -q '^guest: lockdep after, debug_locks: *1' "$log.txt"; then
-	fail "lockdep was not on, or turned itself off, in the debug kernel; $checks"
-fi
 if [ -n "$bad" ]; then
 	echo "$bad"
 	fail "kernel log reports a problem; $checks"
+fi
+if [ $debug = 1 ] && ! grep -q '^guest: lockdep after, debug_locks: *1' "$log.txt"; then
+	fail "lockdep was not on, or turned itself off, in the debug kernel; $checks"
 fi
 if grep -q '^IOPFQ-KTEST: FAIL' "$log.txt" || ! grep -q '^IOPFQ-KTEST: PASS' "$log.txt"; then
 	fail "no PASS marker; ${selftest:-no selftest}; ${checks:-no checks}"
