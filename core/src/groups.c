@@ -88,7 +88,7 @@ static void partial_discard(struct iopfq *q, iopfq_u32 gi, int by_marker)
 	consumer_add(&q->discarded, n);
 	if (by_marker)
 		consumer_add(&q->discarded_by_marker, n);
-	credits_return(q, g->dev_idx, n);
+	credits_return(q, g->dev_idx, n); /* X1 */
 	group_release(q, gi);
 }
 

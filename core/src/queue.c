@@ -29,13 +29,15 @@
  *   ring entries  <= budget + max_devices * marker_credits  (ring_slots)
  *   pages held    <= budget                                  (page_slots)
  *   groups held   <= budget                                  (group_slots)
- *   cookies live  <= budget < cookie_slots / 2
+ *   cookies live  <= budget <= cookie_slots / 2
  * and every table is sized from exactly that.
  *
  * Synchronization edges are labelled (A1, R1, C1, C2, D0, P0, K0-K3, W1,
  * W2, X1-X4) at each access and listed in docs/memory-ordering.md.
  */
 #include "internal.h"
+
+IOPFQ_STATIC_ASSERT(IOPFQ_MEM_ALIGN % IOPFQ_CACHELINE == 0, "IOPFQ_MEM_ALIGN covers the cache line");
 
 /* ---------------------------------------------------------------------- */
 /* geometry and init                                                       */
@@ -310,7 +312,12 @@ iopfq_u32 iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns)
 	}
 	for (i = 0; i <= q->cookie_index_mask; i++) {
 		struct iopfq_cslot *cs = &q->cslots[i];
-		iopfq_u32 cookie = IOPFQ_LOAD_ACQUIRE(&cs->cookie);
+		/*
+		 * Relaxed: not a synchronizing access. The consumer side wrote
+		 * the slot itself (K1); a racing answer only moves the cookie to
+		 * 0, and the fields read below stay as the reader left them.
+		 */
+		iopfq_u32 cookie = IOPFQ_LOAD_RELAXED(&cs->cookie);
 
 		/* only live cookies: a slot being answered is leaving anyway */
 		if (!cookie || cs->warned)
@@ -335,7 +342,11 @@ int iopfq_prepare_sleep(struct iopfq *q)
 	if (!q)
 		return 0;
 	IOPFQ_STORE_RELAXED(&q->sleeping, 1u);
-	/* W2: full fence between the announcement and the re-check; pairs with W1 */
+	/*
+	 * W2: full fence between the store of sleeping and the re-check of
+	 * the ring (C1) and the ready FIFO; establishes a synchronizing edge
+	 * with the full fence at W1.
+	 */
 	IOPFQ_SMP_MB();
 	if (q->ready_head != NIL || iopfq_ring_peek(&q->ring)) {
 		IOPFQ_STORE_RELAXED(&q->sleeping, 0u);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_fault_fd.c - the fault FD object's semantics, rule by rule, against
- * iommufd's fault FD (BRIEF section 2) and this project's improvements
- * visible through it (section 3):
+ * iommufd's fault FD (the rules user.h states for each call) and this
+ * project's improvements visible through it (docs/design.md):
  *
  *   read:  -ESPIPE for sizes not a multiple of 40 and for a positive
  *          offset (-EINVAL for a negative one, as pread(2)); 0 for count 0 (NULL buffer too); -EFAULT for a NULL

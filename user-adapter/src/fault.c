@@ -24,20 +24,31 @@
  *      W1/W2 guarantees that a report publishing after the arm's re-check
  *      sees the announcement and calls the notify hook, exactly once per
  *      arming (its xchg disarms).
- *   2. The notify hook only sets f->kick (A1, seq_cst store). After
+ *   2. The notify hook only sets f->kick (F1, seq_cst store). After
  *      rcu_read_unlock the reporting thread sees it and runs kick(): full
- *      fence (A2), then pthread_mutex_trylock().
+ *      fence (F2), then pthread_mutex_trylock().
  *   3. If the trylock wins, the producer runs consumer_unlock() itself,
  *      which re-evaluates readiness. If it fails, a holder H exists; H's
- *      consumer_unlock() clears f->kick (A3, xchg) and re-evaluates
- *      *after* that, then unlocks, fences (A4) and looks at f->kick again.
- *      Store-buffering on (kick, lock word) with fences A2/A4: either our
+ *      consumer_unlock() clears f->kick (F3, xchg) and re-evaluates
+ *      *after* that, then unlocks, fences (F4) and looks at f->kick again.
+ *      Store-buffering on (kick, lock word) with fences F2/F4: either our
  *      trylock saw H's unlock (then we, or whoever took the lock after H,
- *      re-evaluate), or H's load after A4 sees our kick and H loops to take
+ *      re-evaluate), or H's load after F4 sees our kick and H loops to take
  *      the lock again. A kick is therefore always followed by a
  *      readiness_sync() that starts after the kick was set, and that one
- *      sees the report's entry (the entry was published before notify; A3
- *      acquires A1).
+ *      sees the report's entry (the entry was published before notify; F3
+ *      acquires F1).
+ *
+ * The edges (labels F1-F4, unique in the repository; docs/memory-ordering.md
+ * lists them with the core's):
+ *   F1  store of kick (seq_cst); establishes a synchronizing edge with the
+ *       exchange of kick at F3.
+ *   F2  full fence; establishes a synchronizing edge with the full fence
+ *       at F4.
+ *   F3  exchange of kick (acq_rel); establishes a synchronizing edge with
+ *       the store of kick at F1.
+ *   F4  full fence; establishes a synchronizing edge with the full fence
+ *       at F2.
  *
  * Every consumer-side call ends in consumer_unlock(), so any state change
  * of theirs (read emptied the queue, detach removed the ready groups) is
@@ -200,7 +211,11 @@ static void hook_notify(void *ctx)
 	struct iopfq_fault *f = ctx;
 
 	__atomic_fetch_add(&f->kicks, 1, __ATOMIC_RELAXED);
-	/* A1: seq_cst; acquired by A3, tested by the reporter after rcu_read_unlock */
+	/*
+	 * F1: store of kick (seq_cst); establishes a synchronizing edge with
+	 * the exchange of kick at F3. The reporter tests it after
+	 * rcu_read_unlock.
+	 */
 	__atomic_store_n(&f->kick, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -285,11 +300,18 @@ static int consumer_lock(struct iopfq_fault *f)
 static void consumer_unlock(struct iopfq_fault *f)
 {
 	for (;;) {
-		/* A3: acquire pairs with A1: the sync below sees the kicker's entry */
+		/*
+		 * F3: exchange of kick (acq_rel); establishes a synchronizing
+		 * edge with the store of kick at F1 (the sync below sees the
+		 * kicker's entry).
+		 */
 		__atomic_exchange_n(&f->kick, 0, __ATOMIC_ACQ_REL);
 		readiness_sync(f);
 		pthread_mutex_unlock(&f->lock);
-		/* A4: full fence between the unlock (store) and the kick test (load); pairs with A2 */
+		/*
+		 * F4: full fence between the unlock (a store) and the load of
+		 * kick; establishes a synchronizing edge with the full fence at F2.
+		 */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (!__atomic_load_n(&f->kick, __ATOMIC_RELAXED))
 			return;
@@ -301,7 +323,10 @@ static void consumer_unlock(struct iopfq_fault *f)
 /* A report's notify set f->kick: see that a readiness_sync() follows it. */
 static void kick(struct iopfq_fault *f)
 {
-	/* A2: full fence between A1 (store) and the trylock (load of the lock word); pairs with A4 */
+	/*
+	 * F2: full fence between F1 (a store) and the trylock (a load of the
+	 * lock word); establishes a synchronizing edge with the full fence at F4.
+	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (pthread_mutex_trylock(&f->lock))
 		return;

@@ -22,6 +22,12 @@
  *
  * Errors are negative Linux errno values (iopfq/errno.h). A call that fails
  * changes no state.
+ *
+ * Ordering: each function's "Ordering:" line says what its caller gets; the
+ * edge labels (R1, K2, ...) are those of docs/memory-ordering.md. The
+ * consumer-side calls get nothing from one another beyond what the
+ * adapter's lock that serializes them gives. A function without such a line
+ * orders nothing for its caller.
  */
 #ifndef IOPFQ_IOPFQ_H
 #define IOPFQ_IOPFQ_H
@@ -163,6 +169,8 @@ struct iopfq_config {
 #define IOPFQ_DEFAULT_MARKER_CREDITS 2u
 #define IOPFQ_MAX_MARKER_CREDITS 64u
 #define IOPFQ_DEV_GEN_BITS 20u /* handle = generation << 12 | slot index */
+/* Alignment that iopfq_init()'s memory always satisfies: the largest cache line supported */
+#define IOPFQ_MEM_ALIGN 128u
 
 /**
  * struct iopfq_request - one page request as the IOMMU decoded it
@@ -262,10 +270,13 @@ iopfq_size_t iopfq_memsize(const struct iopfq_config *cfg);
 
 /**
  * iopfq_init - build a queue in @mem.
- * @mem: iopfq_memsize(@cfg) bytes aligned to 64; owned by the queue until
+ * @mem: iopfq_memsize(@cfg) bytes aligned to IOPFQ_MEM_ALIGN (the core
+ *	checks its platform's cache line, which divides it); owned by the queue until
  *	the caller stops using it (there is no destroy: detach every device,
  *	then free the memory)
  * @ops: hooks, copied
+ * Ordering: none; publish the queue to other threads with your own
+ * synchronization (a lock, thread creation) before they use it.
  * Context: process. Return: the queue (== @mem), or NULL with *@err set to
  * -EINVAL for a bad config, bad alignment, a missing hook or @memsize too
  * small.
@@ -278,6 +289,8 @@ struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_con
  * (its PRI Outstanding Page Request Allocation).
  * @dev_ctx: given back in every struct iopfq_response for this device
  * @handle: set to the device's handle for iopfq_report()
+ * Ordering: the attach happens before every report that finds the device
+ * attached (D0 with P0); hand @handle to the reporting threads as you like.
  * Context: consumer side.
  * Return: 0; -EINVAL for 0 credits or a NULL @handle; -EEXIST if @dev_id is
  * attached; -ENOSPC if the credit budget or the device table is spent
@@ -292,6 +305,10 @@ int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev
  * hook) for reports in flight, answer INVALID to each of its complete groups,
  * queued or delivered, revoke their cookies, drop its partial pages, wait for
  * answers of its groups running on other threads, return its credits.
+ * Ordering: every report of the device that began before the call has
+ * returned (synchronize), and every answer of it has returned its credits
+ * and sent its response (X6), before the call returns: their effects
+ * happen before it, and dev_ctx is no longer used by the queue.
  * Context: consumer side; sleeps (synchronize).
  * Return: 0, or -ENODEV for an unknown or stale handle.
  */
@@ -306,6 +323,8 @@ int iopfq_dev_lookup(struct iopfq *q, iopfq_u32 dev_id, iopfq_dev_t *handle);
  * or found its PRI disabled (@failed = 1), or re-enabled it (@failed = 0).
  * While failed, its reports are refused with -EIO and counted; its queued
  * groups stay until answered, flushed or detached.
+ * Ordering: reports that see the new state (D1 with P0) act on it; a
+ * report already past its check of the state may still be accepted.
  * Context: consumer side. Return: 0, or -ENODEV.
  */
 int iopfq_dev_set_failed(struct iopfq *q, iopfq_dev_t dev, int failed);
@@ -320,6 +339,10 @@ int iopfq_dev_set_failed(struct iopfq *q, iopfq_dev_t dev, int failed);
  * ring fetch-add, no lock, no allocation, never waits for another producer.
  * Must run inside a read-side section of ops->synchronize (rcu_read_lock(),
  * which hard-IRQ and preempt-disabled regions already are in the kernel).
+ * Ordering: what the caller wrote before an accepted report happens before
+ * the consumer's drain of it (R1 with C1), so before the iopfq_read() that
+ * delivers it; the call ends with a full fence (W1) once the request is
+ * published. A refused report orders nothing.
  * Return: 0; -ENODEV unknown or detached handle; -EIO device failed;
  * -EINVAL bad flags, perm, PASID or group index, or a Stop Marker without
  * PASID; -EDQUOT beyond the device's credits (or marker credits).
@@ -331,6 +354,9 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
  * iopfq_read - move whole complete groups, oldest completion first, into
  * @recs, one cookie per group written into each of its records.
  * A group that does not fit stays queued for the next read.
+ * Ordering: each delivered request's reporter's writes before its report
+ * happen before the call returns (C1). The slot of each cookie is
+ * published to its answerer (K1 with K2).
  * Context: consumer side. Never blocks.
  * Return: records written (0 if there is none, or the first group does not
  * fit: see iopfq_next_group_size()); -EINVAL for NULL @recs with @max > 0.
@@ -348,6 +374,8 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max);
  * @recs: whole groups, each record as iopfq_read() wrote it, of groups
  *	delivered and neither answered, revoked nor restored since
  * @n: records in @recs
+ * Ordering: the revoke is the compare-and-swap an answer uses (K2): of it
+ * and a racing answer exactly one wins.
  * Context: consumer side.
  * Return: groups queued again (>= 0); -EINVAL for a NULL @q, a NULL @recs
  * with @n > 0, or records that are not whole delivered groups with live
@@ -355,7 +383,8 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max);
  */
 int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, iopfq_u32 n);
 
-/* Records in the next complete group (0 if none). Context: consumer side. */
+/* Records in the next complete group (0 if none). Ordering: as iopfq_read()
+ * for the requests it drains (C1). Context: consumer side. */
 iopfq_u32 iopfq_next_group_size(struct iopfq *q);
 
 /**
@@ -366,6 +395,11 @@ iopfq_u32 iopfq_next_group_size(struct iopfq *q);
  * the response slot, gives the group's credits back to its device, then calls
  * ops->page_response (credits first: a device that reissues the moment it
  * sees the response must find them back).
+ * Ordering: a successful answer's compare-and-swap (K2) acquires the
+ * read that issued the cookie (K1): the reader's writes before that
+ * iopfq_read() happen before ops->page_response runs. The credits are back
+ * (X1) before page_response runs, and a flush or detach that returns
+ * afterwards has waited for this call's page_response (X4 with X6).
  * Context: any thread; many at once. Does not sleep unless page_response does.
  * Return: the number of answers consumed if at least one was; else -EINVAL
  * (bad code or cookie; nothing changed).
@@ -383,6 +417,8 @@ int iopfq_respond(struct iopfq *q, const struct iopfq_hwpt_page_response *resp,
  * IOPFQ_FLUSH_NO_RESPONSE), revokes their cookies and returns their credits.
  * An answer to one of them already running on another thread is waited for.
  * @pasid_valid: 0 flushes the device's requests without PASID (@pasid must be 0)
+ * Ordering: as iopfq_detach(), for the reports and answers of (@dev,
+ * @pasid).
  * Context: consumer side; sleeps.
  * Return: 0; -ENODEV; -EINVAL for a bad PASID or flag.
  */
@@ -403,6 +439,8 @@ iopfq_u32 iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns);
  * check; producers fence between publish and their check of it).
  * Return: 1 if the consumer may sleep (ops->notify will be called on the
  * next report), 0 if work arrived: do not sleep.
+ * Ordering: a full fence between the announcement and the re-check (W2,
+ * with W1): a report that the re-check missed sees the announcement.
  * Context: consumer side.
  */
 int iopfq_prepare_sleep(struct iopfq *q);
@@ -412,11 +450,12 @@ void iopfq_finish_sleep(struct iopfq *q);
 
 /**
  * iopfq_poll_ready - drain the ring and tell whether a complete group is
- * queued (what makes a fault FD readable). Context: consumer side.
+ * queued (what makes a fault FD readable). Ordering: as iopfq_read() for
+ * the requests it drains (C1). Context: consumer side.
  */
 int iopfq_poll_ready(struct iopfq *q);
 
-/* Context: any. Exact at a quiescent point. */
+/* Context: any. Exact at a quiescent point. Ordering: none (relaxed loads). */
 void iopfq_counters(struct iopfq *q, struct iopfq_counters *c);
 
 #ifdef __cplusplus
