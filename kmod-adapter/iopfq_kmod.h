@@ -28,8 +28,8 @@
 struct iopfq_base;
 struct iopfq_simdev;
 
-/* Alignment of the core's memory: IOPFQ_CACHELINE of the kernel mapping */
-#define IOPFQ_KMOD_ALIGN L1_CACHE_BYTES
+/* Alignment of the core's memory (iopfq_init()) */
+#define IOPFQ_KMOD_ALIGN IOPFQ_MEM_ALIGN
 
 /* Module-wide counters (IOPFQ_IOC_GLOBAL_STATS) */
 struct iopfq_global {

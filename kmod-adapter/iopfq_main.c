@@ -116,18 +116,18 @@ static void hook_relax(void *ctx)
  * buffer for the largest group. On success the old memory of @fh is freed
  * and replaced; on failure nothing changes.
  */
+static const struct iopfq_ops core_ops = {
+	.page_response = hook_page_response,
+	.synchronize = hook_synchronize,
+	.notify = hook_notify,
+	.now_ns = hook_now_ns,
+	.aged = hook_aged,
+	.relax = hook_relax,
+};
+
 static int core_alloc(struct iopfq_fh *fh, const struct iopfq_config *cfg)
 {
 	struct iopfq_file *f = &fh->f;
-	struct iopfq_ops ops = {
-		.page_response = hook_page_response,
-		.synchronize = hook_synchronize,
-		.notify = hook_notify,
-		.now_ns = hook_now_ns,
-		.aged = hook_aged,
-		.relax = hook_relax,
-		.ctx = f,
-	};
 	struct iopfq_hwpt_pgfault *recs;
 	size_t size = iopfq_memsize(cfg);
 	struct iopfq *q;
@@ -145,8 +145,8 @@ static int core_alloc(struct iopfq_fh *fh, const struct iopfq_config *cfg)
 		kvfree(raw);
 		return -ENOMEM;
 	}
-	q = iopfq_init(PTR_ALIGN(raw, IOPFQ_KMOD_ALIGN), size, cfg, &ops, &err);
-	if (!q) {
+	err = iopfq_init(PTR_ALIGN(raw, IOPFQ_KMOD_ALIGN), size, cfg, &core_ops, f, &q);
+	if (err) {
 		kvfree(recs);
 		kvfree(raw);
 		return err;
@@ -412,7 +412,7 @@ static void dev_remove(struct iopfq_file *f, struct iopfq_simdev *sd)
 	if (f->mode == IOPFQ_MODE_BASELINE) {
 		iopfq_base_detach(f->base, sd);
 	} else {
-		WARN_ON_ONCE(iopfq_detach(f->q, sd->handle));
+		WARN_ON_ONCE(iopfq_dev_detach(f->q, sd->handle));
 	}
 	list_del(&sd->node);
 	f->ndevs--;
@@ -505,7 +505,7 @@ static long ioc_attach(struct iopfq_file *f, void __user *argp)
 	if (f->mode == IOPFQ_MODE_BASELINE)
 		rc = iopfq_base_attach(f->base, sd);
 	else
-		rc = iopfq_attach(f->q, a.dev_id, a.credits, sd, &sd->handle);
+		rc = iopfq_dev_attach(f->q, a.dev_id, a.credits, sd, &sd->handle);
 	if (rc) {
 		iopfq_sim_free(sd);
 		return rc;
@@ -555,8 +555,9 @@ static long ioc_flush(struct iopfq_file *f, void __user *argp)
 	if (f->mode == IOPFQ_MODE_BASELINE) {
 		iopfq_base_flush(f->base, sd, pasid_valid, fl.pasid, no_resp);
 	} else {
-		rc = iopfq_flush(f->q, sd->handle, pasid_valid, fl.pasid,
-				 no_resp ? IOPFQ_FLUSH_NO_RESPONSE : 0);
+		rc = iopfq_flush(f->q, sd->handle, fl.pasid,
+				 (pasid_valid ? IOPFQ_FLUSH_PASID_VALID : 0) |
+				 (no_resp ? IOPFQ_FLUSH_NO_RESPONSE : 0));
 		if (rc)
 			return rc;
 	}

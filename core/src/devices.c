@@ -13,7 +13,7 @@
  * in any context, wait-free: it reads state_gen (P0), takes a credit with a
  * fetch-add, claims and publishes a ring slot (A1, R1), then does the Dekker
  * check of the consumer's sleep announcement (W1). Attach, detach and
- * set_failed are consumer side: the only writers of state_gen (D0, D0'). The
+ * set_flags are consumer side: the only writers of state_gen (D0, D0'). The
  * credits come back from the answer and drain paths (X1, X2), and the
  * answering count (X3/X4) lets detach wait for answers still sending.
  */
@@ -53,7 +53,7 @@ int iopfq_dev_lookup(struct iopfq *q, iopfq_u32 dev_id, iopfq_dev_t *handle)
 	return -IOPFQ_ENOENT;
 }
 
-int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
+int iopfq_dev_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
 		 iopfq_dev_t *handle)
 {
 	struct iopfq_dev *d = (struct iopfq_dev *)0;
@@ -98,18 +98,24 @@ int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev
 	return 0;
 }
 
-int iopfq_dev_set_failed(struct iopfq *q, iopfq_dev_t dev, int failed)
+int iopfq_dev_set_flags(struct iopfq *q, iopfq_dev_t dev, iopfq_u32 flags)
 {
-	struct iopfq_dev *d = iopfq_dev_of_handle(q, dev);
+	struct iopfq_dev *d;
 
+	if (!q)
+		return -IOPFQ_EINVAL;
+	d = iopfq_dev_of_handle(q, dev);
 	if (!d)
 		return -IOPFQ_ENODEV;
+	if (flags & ~IOPFQ_DEV_FAILED)
+		return -IOPFQ_EINVAL;
 	/*
 	 * D1: store-release of state_gen; establishes a synchronizing edge with
 	 * the load-acquire of state_gen at P0.
 	 */
 	IOPFQ_STORE_RELEASE(&d->state_gen,
-			    (d->state_gen & ~DEV_STATE_MASK) | (failed ? DEV_FAILED : DEV_ATTACHED));
+			    (d->state_gen & ~DEV_STATE_MASK) |
+				    ((flags & IOPFQ_DEV_FAILED) ? DEV_FAILED : DEV_ATTACHED));
 	return 0;
 }
 
@@ -199,7 +205,7 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
 	 */
 	IOPFQ_SMP_MB();
 	if (IOPFQ_UNLIKELY(IOPFQ_LOAD_RELAXED(&q->sleeping)) && IOPFQ_XCHG(&q->sleeping, 0))
-		q->ops.notify(q->ops.ctx);
+		q->ops.notify(q->ctx);
 	return 0;
 
 nodev:
@@ -234,7 +240,7 @@ void iopfq_group_answer(struct iopfq *q, iopfq_u32 dev_idx, const struct iopfq_r
 	}
 	credits_return(q, dev_idx, r->npages); /* X1 */
 	if (r->code != IOPFQ_HW_NONE)
-		q->ops.page_response(q->ops.ctx, r);
+		q->ops.page_response(q->ctx, r);
 }
 
 /* A Stop Marker of device @dev_idx has been drained: its marker credit comes back. */

@@ -139,7 +139,8 @@ struct iopfq_cslot {
 
 struct iopfq {
 	/* read-only after init */
-	struct iopfq_ops ops;
+	struct iopfq_ops ops;       /* copied from iopfq_init()'s table */
+	void *ctx;                  /* passed to every hook */
 	struct iopfq_config cfg;
 	struct iopfq_geometry geo;
 	struct iopfq_dev *devs;
@@ -258,7 +259,7 @@ static inline int victim_matches(const struct iopfq_victims *v, iopfq_u32 dev_id
 static inline void wait_relax(struct iopfq *q)
 {
 	if (q->ops.relax)
-		q->ops.relax(q->ops.ctx);
+		q->ops.relax(q->ctx);
 	else
 		IOPFQ_CPU_RELAX();
 }

@@ -132,7 +132,7 @@ end_credit:	atomic { credits > 0 -> credits-- };
 		fi
 	:: else -> break
 	od;
-	/* iopfq_detach(): revoke everything still live, wait for answers in flight */
+	/* iopfq_dev_detach(): revoke everything still live, wait for answers in flight */
 	s = 0;
 	do
 	:: s < T ->

@@ -347,17 +347,18 @@ static void fault_free(struct iopfq_fault *f)
 	free(f);
 }
 
+static const struct iopfq_ops core_ops = {
+	.page_response = hook_page_response,
+	.synchronize = hook_synchronize,
+	.notify = hook_notify,
+	.now_ns = hook_now_ns,
+	.aged = hook_aged,
+	.relax = hook_relax,
+};
+
 IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct iopfq_fault_ops *ops,
 				 struct iopfq_fault **faultp)
 {
-	struct iopfq_ops core_ops = {
-		.page_response = hook_page_response,
-		.synchronize = hook_synchronize,
-		.notify = hook_notify,
-		.now_ns = hook_now_ns,
-		.aged = hook_aged,
-		.relax = hook_relax,
-	};
 	struct iopfq_geometry geo;
 	pthread_mutexattr_t attr;
 	struct iopfq_fault *f;
@@ -365,7 +366,7 @@ IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct io
 	void *mem;
 	int rc;
 
-	if (!cfg || !faultp || iopfq_geometry(cfg, &geo))
+	if (!cfg || !faultp || iopfq_config_geometry(cfg, &geo))
 		return -EINVAL;
 	memsize = iopfq_memsize(cfg);
 
@@ -378,7 +379,7 @@ IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct io
 		f->uops = *ops;
 	f->max_devices = cfg->max_devices;
 	f->bounce_records = cfg->credit_budget; /* a group never exceeds it */
-	mem = aligned_alloc(CACHELINE, (memsize + CACHELINE - 1) & ~(size_t)(CACHELINE - 1));
+	mem = aligned_alloc(IOPFQ_MEM_ALIGN, (memsize + IOPFQ_MEM_ALIGN - 1) & ~(size_t)(IOPFQ_MEM_ALIGN - 1));
 	f->bounce = malloc((size_t)f->bounce_records * sizeof(*f->bounce));
 	f->handles = calloc(f->max_devices, sizeof(*f->handles));
 	if (!mem || !f->bounce || !f->handles) {
@@ -393,9 +394,8 @@ IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct io
 		fault_free(f);
 		return rc;
 	}
-	core_ops.ctx = f;
-	f->q = iopfq_init(mem, memsize, cfg, &core_ops, &rc);
-	if (!f->q) {
+	rc = iopfq_init(mem, memsize, cfg, &core_ops, f, &f->q);
+	if (rc) {
 		free(mem);
 		fault_free(f);
 		return rc;
@@ -424,7 +424,7 @@ IOPFQ_API void iopfq_fault_destroy(struct iopfq_fault *f)
 	pthread_mutex_lock(&f->lock);
 	for (i = 0; i < f->max_devices; i++)
 		if (f->handles[i])
-			IOPFQ_WARN_ON(iopfq_detach(f->q, f->handles[i]) != 0);
+			IOPFQ_WARN_ON(iopfq_dev_detach(f->q, f->handles[i]) != 0);
 	pthread_mutex_unlock(&f->lock);
 	pthread_mutex_destroy(&f->lock);
 	fault_free(f);
@@ -580,13 +580,13 @@ IOPFQ_API int iopfq_fault_next_group_size(struct iopfq_fault *f)
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = (int)iopfq_next_group_size(f->q);
+	rc = iopfq_next_group_size(f->q);
 	consumer_unlock(f);
 	return rc;
 }
 
-IOPFQ_API int iopfq_fault_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_u32 credits,
-				 void *dev_ctx, iopfq_dev_t *handle)
+IOPFQ_API int iopfq_fault_dev_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_u32 credits,
+				     void *dev_ctx, iopfq_dev_t *handle)
 {
 	iopfq_dev_t h;
 	int rc;
@@ -596,7 +596,7 @@ IOPFQ_API int iopfq_fault_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = iopfq_attach(f->q, dev_id, credits, dev_ctx, &h);
+	rc = iopfq_dev_attach(f->q, dev_id, credits, dev_ctx, &h);
 	if (!rc) {
 		f->handles[h & (IOPFQ_MAX_DEVICES - 1)] = h;
 		*handle = h;
@@ -605,7 +605,7 @@ IOPFQ_API int iopfq_fault_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_
 	return rc;
 }
 
-IOPFQ_API int iopfq_fault_detach(struct iopfq_fault *f, iopfq_dev_t dev)
+IOPFQ_API int iopfq_fault_dev_detach(struct iopfq_fault *f, iopfq_dev_t dev)
 {
 	int rc;
 
@@ -614,15 +614,15 @@ IOPFQ_API int iopfq_fault_detach(struct iopfq_fault *f, iopfq_dev_t dev)
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = iopfq_detach(f->q, dev);
+	rc = iopfq_dev_detach(f->q, dev);
 	if (!rc)
 		f->handles[dev & (IOPFQ_MAX_DEVICES - 1)] = 0;
 	consumer_unlock(f);
 	return rc;
 }
 
-IOPFQ_API int iopfq_fault_flush(struct iopfq_fault *f, iopfq_dev_t dev, int pasid_valid,
-				iopfq_u32 pasid, iopfq_u32 flags)
+IOPFQ_API int iopfq_fault_flush(struct iopfq_fault *f, iopfq_dev_t dev, iopfq_u32 pasid,
+				iopfq_u32 flags)
 {
 	int rc;
 
@@ -631,12 +631,12 @@ IOPFQ_API int iopfq_fault_flush(struct iopfq_fault *f, iopfq_dev_t dev, int pasi
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = iopfq_flush(f->q, dev, pasid_valid, pasid, flags);
+	rc = iopfq_flush(f->q, dev, pasid, flags);
 	consumer_unlock(f);
 	return rc;
 }
 
-IOPFQ_API int iopfq_fault_set_failed(struct iopfq_fault *f, iopfq_dev_t dev, int failed)
+IOPFQ_API int iopfq_fault_dev_set_flags(struct iopfq_fault *f, iopfq_dev_t dev, iopfq_u32 flags)
 {
 	int rc;
 
@@ -645,7 +645,7 @@ IOPFQ_API int iopfq_fault_set_failed(struct iopfq_fault *f, iopfq_dev_t dev, int
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = iopfq_dev_set_failed(f->q, dev, failed);
+	rc = iopfq_dev_set_flags(f->q, dev, flags);
 	consumer_unlock(f);
 	return rc;
 }
@@ -674,7 +674,7 @@ IOPFQ_API int iopfq_fault_age_scan(struct iopfq_fault *f, iopfq_u64 threshold_ns
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = (int)iopfq_age_scan(f->q, threshold_ns);
+	rc = iopfq_age_scan(f->q, threshold_ns);
 	consumer_unlock(f);
 	return rc;
 }

@@ -21,7 +21,9 @@
  *                               (a mutex in the kernel adapter)
  *
  * Errors are negative Linux errno values (iopfq/errno.h). A call that fails
- * changes no state.
+ * changes no state. A NULL queue: every call that returns int returns
+ * -EINVAL; iopfq_counters() and iopfq_finish_sleep(), which return nothing,
+ * do nothing.
  *
  * Ordering: each function's "Ordering:" line says what its caller gets; the
  * edge labels (R1, K2, ...) are those of docs/memory-ordering.md. The
@@ -42,7 +44,7 @@ extern "C" {
 
 struct iopfq;
 
-/* A device handle from iopfq_attach(): slot index and generation. 0 is never valid. */
+/* A device handle from iopfq_dev_attach(): slot index and generation. 0 is never valid. */
 typedef iopfq_u32 iopfq_dev_t;
 
 /* Hardware Page Group Response codes (PCIe), as passed to ops->page_response */
@@ -56,7 +58,7 @@ enum iopfq_hw_code {
 /* Why a group was answered (struct iopfq_response.origin) */
 enum iopfq_answer_origin {
 	IOPFQ_ANSWER_USER = 0,   /* iopfq_respond() */
-	IOPFQ_ANSWER_DETACH = 1, /* iopfq_detach(): INVALID, like iommufd_auto_response_faults */
+	IOPFQ_ANSWER_DETACH = 1, /* iopfq_dev_detach(): INVALID, like iommufd_auto_response_faults */
 	IOPFQ_ANSWER_FLUSH = 2,  /* iopfq_flush(): INVALID */
 };
 
@@ -69,7 +71,7 @@ enum iopfq_answer_origin {
  * @code: enum iopfq_hw_code
  * @npages: page requests in the group: the credits it gives back
  * @origin: enum iopfq_answer_origin
- * @dev_ctx: the pointer given to iopfq_attach() for this device
+ * @dev_ctx: the pointer given to iopfq_dev_attach() for this device
  */
 struct iopfq_response {
 	iopfq_u32 dev_id;
@@ -105,7 +107,9 @@ struct iopfq_aged {
 };
 
 /**
- * struct iopfq_ops - what the adapter provides; all but @relax are required
+ * struct iopfq_ops - what the adapter provides; all but @aged and @relax
+ * are required. Every hook gets the @ctx given to iopfq_init(), so a table
+ * can be static const; iopfq_init() copies it.
  * @page_response: send a Page Group Response to the device. Called once per
  *	answered group, by whoever answered it (an iopfq_respond() caller, or
  *	the consumer side for detach/flush). It may call iopfq_report(),
@@ -121,11 +125,11 @@ struct iopfq_aged {
  * @notify: wake the consumer. Context: any, including hard IRQ; called
  *	only after iopfq_prepare_sleep() allowed the consumer to sleep.
  * @now_ns: a monotonic clock in nanoseconds (consumer side only).
- * @aged: told once per group that iopfq_age_scan() finds too old; runs
- *	on the consumer side, with the same rule as @page_response.
+ * @aged: optional (NULL: the scan only counts, in aged_warnings); told
+ *	once per group that iopfq_age_scan() finds too old; runs on the
+ *	consumer side, with the same rule as @page_response.
  * @relax: optional; called while the consumer side waits for an answer in
  *	progress on another thread to finish (detach); NULL spins.
- * @ctx: passed to every hook.
  */
 struct iopfq_ops {
 	void (*page_response)(void *ctx, const struct iopfq_response *resp);
@@ -134,7 +138,6 @@ struct iopfq_ops {
 	iopfq_u64 (*now_ns)(void *ctx);
 	void (*aged)(void *ctx, const struct iopfq_aged *aged);
 	void (*relax)(void *ctx);
-	void *ctx;
 };
 
 /**
@@ -153,7 +156,7 @@ struct iopfq_ops {
  *	detached handle is stale forever. The cost: a queue admits at most
  *	max_devices * (2^@dev_gen_bits - 1) attaches in its lifetime
  *	(max_devices * 1 048 575 by default: 1 048 575 for one device), after
- *	which iopfq_attach() returns -ENOSPC.
+ *	which iopfq_dev_attach() returns -ENOSPC.
  */
 struct iopfq_config {
 	iopfq_u32 max_devices;
@@ -260,7 +263,7 @@ struct iopfq_geometry {
  * iopfq_geometry - what a configuration derives.
  * Context: any. Return: 0, or -EINVAL for a configuration out of range.
  */
-int iopfq_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo);
+int iopfq_config_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo);
 
 /**
  * iopfq_memsize - bytes of memory iopfq_init() needs for @cfg.
@@ -271,21 +274,22 @@ iopfq_size_t iopfq_memsize(const struct iopfq_config *cfg);
 /**
  * iopfq_init - build a queue in @mem.
  * @mem: iopfq_memsize(@cfg) bytes aligned to IOPFQ_MEM_ALIGN (the core
- *	checks its platform's cache line, which divides it); owned by the queue until
- *	the caller stops using it (there is no destroy: detach every device,
- *	then free the memory)
- * @ops: hooks, copied
+ *	checks its platform's cache line, which divides it); owned by the
+ *	queue until the caller stops using it (there is no destroy: detach
+ *	every device, then free the memory)
+ * @ops: hooks, copied (a static const table is the usual one)
+ * @ctx: passed to every hook
+ * @qp: set to the queue (== @mem) on success, untouched on error
  * Ordering: none; publish the queue to other threads with your own
  * synchronization (a lock, thread creation) before they use it.
- * Context: process. Return: the queue (== @mem), or NULL with *@err set to
- * -EINVAL for a bad config, bad alignment, a missing hook or @memsize too
- * small.
+ * Context: process. Return: 0, or -EINVAL for a NULL @qp, a bad config,
+ * bad alignment, a missing required hook or @memsize too small.
  */
-struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
-			 const struct iopfq_ops *ops, int *err);
+int iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
+	       const struct iopfq_ops *ops, void *ctx, struct iopfq **qp);
 
 /**
- * iopfq_attach - admit a device with @credits page requests outstanding
+ * iopfq_dev_attach - admit a device with @credits page requests outstanding
  * (its PRI Outstanding Page Request Allocation).
  * @dev_ctx: given back in every struct iopfq_response for this device
  * @handle: set to the device's handle for iopfq_report()
@@ -297,11 +301,11 @@ struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_con
  * (admission control: what keeps the ring from ever overflowing; a slot
  * whose generations are spent is retired, see struct iopfq_config).
  */
-int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
+int iopfq_dev_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
 		 iopfq_dev_t *handle);
 
 /**
- * iopfq_detach - remove a device: refuse its new reports, wait (synchronize
+ * iopfq_dev_detach - remove a device: refuse its new reports, wait (synchronize
  * hook) for reports in flight, answer INVALID to each of its complete groups,
  * queued or delivered, revoke their cookies, drop its partial pages, wait for
  * answers of its groups running on other threads, return its credits.
@@ -312,22 +316,25 @@ int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev
  * Context: consumer side; sleeps (synchronize).
  * Return: 0, or -ENODEV for an unknown or stale handle.
  */
-int iopfq_detach(struct iopfq *q, iopfq_dev_t dev);
+int iopfq_dev_detach(struct iopfq *q, iopfq_dev_t dev);
 
 /* Look up an attached device's handle by dev_id. Context: consumer side.
  * Return: 0, or -ENOENT. */
 int iopfq_dev_lookup(struct iopfq *q, iopfq_u32 dev_id, iopfq_dev_t *handle);
 
+/* iopfq_dev_set_flags() flags */
+#define IOPFQ_DEV_FAILED (1u << 0) /* PRI disabled or Response Failure sent: refuse reports */
+
 /**
- * iopfq_dev_set_failed - the platform sent Response Failure to the device
- * or found its PRI disabled (@failed = 1), or re-enabled it (@failed = 0).
- * While failed, its reports are refused with -EIO and counted; its queued
- * groups stay until answered, flushed or detached.
+ * iopfq_dev_set_flags - set a device's flags: IOPFQ_DEV_FAILED when the
+ * platform sent Response Failure to the device or found its PRI disabled,
+ * 0 when it re-enabled it. While failed, its reports are refused with -EIO
+ * and counted; its queued groups stay until answered, flushed or detached.
  * Ordering: reports that see the new state (D1 with P0) act on it; a
  * report already past its check of the state may still be accepted.
- * Context: consumer side. Return: 0, or -ENODEV.
+ * Context: consumer side. Return: 0; -ENODEV; -EINVAL for an unknown flag.
  */
-int iopfq_dev_set_failed(struct iopfq *q, iopfq_dev_t dev, int failed);
+int iopfq_dev_set_flags(struct iopfq *q, iopfq_dev_t dev, iopfq_u32 flags);
 
 /**
  * iopfq_report - queue one page request or Stop Marker (producer side).
@@ -385,7 +392,7 @@ int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, i
 
 /* Records in the next complete group (0 if none). Ordering: as iopfq_read()
  * for the requests it drains (C1). Context: consumer side. */
-iopfq_u32 iopfq_next_group_size(struct iopfq *q);
+int iopfq_next_group_size(struct iopfq *q);
 
 /**
  * iopfq_respond - answer delivered groups by cookie, in order.
@@ -409,6 +416,7 @@ int iopfq_respond(struct iopfq *q, const struct iopfq_hwpt_page_response *resp,
 
 /* iopfq_flush() flags */
 #define IOPFQ_FLUSH_NO_RESPONSE (1u << 0) /* Stop Marker path: the device waits for nothing */
+#define IOPFQ_FLUSH_PASID_VALID (1u << 1) /* @pasid names a PASID; without it: no PASID */
 
 /**
  * iopfq_flush - remove every trace of (@dev, @pasid): waits (synchronize
@@ -416,14 +424,15 @@ int iopfq_respond(struct iopfq *q, const struct iopfq_hwpt_page_response *resp,
  * INVALID to complete and delivered groups (or answers nothing with
  * IOPFQ_FLUSH_NO_RESPONSE), revokes their cookies and returns their credits.
  * An answer to one of them already running on another thread is waited for.
- * @pasid_valid: 0 flushes the device's requests without PASID (@pasid must be 0)
- * Ordering: as iopfq_detach(), for the reports and answers of (@dev,
+ * @pasid: the PASID with IOPFQ_FLUSH_PASID_VALID; 0 without it (the
+ *	device's requests without PASID)
+ * @flags: IOPFQ_FLUSH_PASID_VALID, IOPFQ_FLUSH_NO_RESPONSE
+ * Ordering: as iopfq_dev_detach(), for the reports and answers of (@dev,
  * @pasid).
  * Context: consumer side; sleeps.
  * Return: 0; -ENODEV; -EINVAL for a bad PASID or flag.
  */
-int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, int pasid_valid, iopfq_u32 pasid,
-		iopfq_u32 flags);
+int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, iopfq_u32 pasid, iopfq_u32 flags);
 
 /**
  * iopfq_age_scan - report through ops->aged, once per group, every group
@@ -431,7 +440,7 @@ int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, int pasid_valid, iopfq_u32 pas
  * are never completed on age: PCIe has no page-request timeout.
  * Context: consumer side. Return: the number of groups newly reported.
  */
-iopfq_u32 iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns);
+int iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns);
 
 /**
  * iopfq_prepare_sleep - the consumer is about to sleep. Announces it, then
