@@ -16,9 +16,15 @@
  *   iopfq_respond()             any thread, any number at once (process or
  *                               softirq context: calls ops->page_response)
  *   iopfq_counters()            any thread
+ *   iopfq_config_geometry(),    anyone: they touch no queue
+ *   iopfq_memsize()
  *   everything else             "consumer side": one caller at a time; the
  *                               adapter serializes them with its own lock
- *                               (a mutex in the kernel adapter)
+ *                               (a mutex in the kernel adapter): init, the
+ *                               device table (iopfq_dev_*), read, restore,
+ *                               next_group_size, flush, age_scan, and the
+ *                               wake-up calls (prepare/finish_sleep,
+ *                               poll_ready)
  *
  * Errors are negative Linux errno values (iopfq/errno.h). A call that fails
  * changes no state. A NULL queue: every call that returns int returns
