@@ -73,7 +73,7 @@ static void *core_create(const struct qcfg *cfg)
 {
 	struct core_q *cq = calloc(1, sizeof(*cq));
 	struct iopfq_config qc = { 0 };
-	struct iopfq_ops ops = {
+	static const struct iopfq_ops ops = {
 		.page_response = core_page_response,
 		.synchronize = core_synchronize,
 		.notify = core_notify,
@@ -82,24 +82,21 @@ static void *core_create(const struct qcfg *cfg)
 	};
 	size_t size;
 	uint32_t i;
-	int err;
 
 	if (!cq)
 		return NULL;
-	ops.ctx = cq;
 	qc.max_devices = cfg->ndev;
 	qc.credit_budget = cfg->ndev * cfg->credits;
 	size = iopfq_memsize(&qc);
 	cq->efd = eventfd(0, EFD_CLOEXEC);
-	if (!size || cq->efd < 0 || posix_memalign(&cq->mem, 64, size))
+	if (!size || cq->efd < 0 || posix_memalign(&cq->mem, IOPFQ_MEM_ALIGN, size))
 		abort();
-	cq->q = iopfq_init(cq->mem, size, &qc, &ops, &err);
-	if (!cq->q)
+	if (iopfq_init(cq->mem, size, &qc, &ops, cq, &cq->q))
 		abort();
 	for (i = 0; i < cfg->ndev; i++) {
 		iopfq_dev_t h;
 
-		if (iopfq_attach(cq->q, cfg->devs[i].dev_id, cfg->credits, &cfg->devs[i], &h))
+		if (iopfq_dev_attach(cq->q, cfg->devs[i].dev_id, cfg->credits, &cfg->devs[i], &h))
 			abort();
 		cfg->devs[i].qdev = h;
 	}
@@ -209,7 +206,7 @@ static void *lib_create(const struct qcfg *cfg)
 	for (i = 0; i < cfg->ndev; i++) {
 		iopfq_dev_t h;
 
-		if (iopfq_fault_attach(f, cfg->devs[i].dev_id, cfg->credits, &cfg->devs[i], &h))
+		if (iopfq_fault_dev_attach(f, cfg->devs[i].dev_id, cfg->credits, &cfg->devs[i], &h))
 			abort();
 		cfg->devs[i].qdev = h;
 	}

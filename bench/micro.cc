@@ -50,7 +50,6 @@ struct Queue {
 	{
 		struct iopfq_config cfg = {};
 		struct iopfq_ops ops = {};
-		int err;
 
 		ops.page_response = on_response;
 		ops.synchronize = on_sync;
@@ -60,10 +59,10 @@ struct Queue {
 		cfg.max_devices = 1;
 		cfg.credit_budget = credits;
 		size_t size = iopfq_memsize(&cfg);
-		if (posix_memalign(&mem, 64, size))
+		if (posix_memalign(&mem, IOPFQ_MEM_ALIGN, size))
 			std::abort();
-		q = iopfq_init(mem, size, &cfg, &ops, &err);
-		if (!q || iopfq_attach(q, 1, credits, nullptr, &dev))
+		if (iopfq_init(mem, size, &cfg, &ops, nullptr, &q) ||
+		    iopfq_dev_attach(q, 1, credits, nullptr, &dev))
 			std::abort();
 	}
 	~Queue() { std::free(mem); }

@@ -303,10 +303,10 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < ndevices; i++) {
 		devices[i].dev_id = 0x100 + i;
 		devices[i].credits_free = (int)credits;
-		rc = iopfq_fault_attach(vmm_fault, devices[i].dev_id, credits, &devices[i],
+		rc = iopfq_fault_dev_attach(vmm_fault, devices[i].dev_id, credits, &devices[i],
 					&devices[i].handle);
 		if (rc) {
-			fprintf(stderr, "iopfq_fault_attach: %s\n", strerror(-rc));
+			fprintf(stderr, "iopfq_fault_dev_attach: %s\n", strerror(-rc));
 			return 1;
 		}
 	}

@@ -37,7 +37,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
-#include <linux/cache.h>
 #include <linux/err.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -52,8 +51,8 @@
 
 #define REC_SIZE sizeof(struct iopfq_hwpt_pgfault)
 #define RESP_SIZE sizeof(struct iopfq_hwpt_page_response)
-/* the core wants cache-line alignment (IOPFQ_CACHELINE); kvzalloc promises less */
-#define FAULT_ALIGN L1_CACHE_BYTES
+/* the core wants IOPFQ_MEM_ALIGN; kvzalloc promises less */
+#define FAULT_ALIGN IOPFQ_MEM_ALIGN
 
 /**
  * struct iopfq_fault - one fault queue
@@ -117,6 +116,15 @@ static void hook_relax(void *ctx)
 	cond_resched();
 }
 
+static const struct iopfq_ops fault_ops = {
+	.page_response = hook_page_response,
+	.synchronize = hook_synchronize,
+	.notify = hook_notify,
+	.now_ns = hook_now_ns,
+	.aged = hook_aged,
+	.relax = hook_relax,
+};
+
 /* ---------------------------------------------------------------------- */
 /* lifetime                                                                */
 
@@ -136,14 +144,6 @@ struct iopfq_fault *iopfq_fault_create(const struct iopfq_config *cfg,
 {
 	size_t size = iopfq_memsize(cfg);
 	struct iopfq_fault *flt;
-	struct iopfq_ops ops = {
-		.page_response = hook_page_response,
-		.synchronize = hook_synchronize,
-		.notify = hook_notify,
-		.now_ns = hook_now_ns,
-		.aged = hook_aged,
-		.relax = hook_relax,
-	};
 	int err = -ENOMEM;
 
 	if (!size || !page_response || !wq)
@@ -160,9 +160,8 @@ struct iopfq_fault *iopfq_fault_create(const struct iopfq_config *cfg,
 	flt->page_response = page_response;
 	flt->owner = owner;
 	flt->cfg = *cfg;
-	ops.ctx = flt;
-	flt->q = iopfq_init(PTR_ALIGN(flt->mem_raw, FAULT_ALIGN), size, cfg, &ops, &err);
-	if (!flt->q) {
+	err = iopfq_init(PTR_ALIGN(flt->mem_raw, FAULT_ALIGN), size, cfg, &fault_ops, flt, &flt->q);
+	if (err) {
 		mutex_destroy(&flt->lock);
 		goto fail;
 	}
@@ -187,41 +186,40 @@ void iopfq_fault_destroy(struct iopfq_fault *flt)
 /* ---------------------------------------------------------------------- */
 /* devices                                                                 */
 
-int iopfq_fault_attach(struct iopfq_fault *flt, u32 dev_id, u32 credits, void *dev_ctx,
-		       iopfq_dev_t *handle)
+int iopfq_fault_dev_attach(struct iopfq_fault *flt, u32 dev_id, u32 credits, void *dev_ctx,
+			   iopfq_dev_t *handle)
 {
 	int rc;
 
 	mutex_lock(&flt->lock);
-	rc = iopfq_attach(flt->q, dev_id, credits, dev_ctx, handle);
+	rc = iopfq_dev_attach(flt->q, dev_id, credits, dev_ctx, handle);
 	mutex_unlock(&flt->lock);
 	return rc;
 }
 
-int iopfq_fault_detach(struct iopfq_fault *flt, iopfq_dev_t dev)
+int iopfq_fault_dev_detach(struct iopfq_fault *flt, iopfq_dev_t dev)
 {
 	int rc;
 
 	mutex_lock(&flt->lock);
-	rc = iopfq_detach(flt->q, dev);
+	rc = iopfq_dev_detach(flt->q, dev);
 	mutex_unlock(&flt->lock);
 	return rc;
 }
 
-int iopfq_fault_flush(struct iopfq_fault *flt, iopfq_dev_t dev, bool pasid_valid, u32 pasid,
-		      bool no_response)
+int iopfq_fault_flush(struct iopfq_fault *flt, iopfq_dev_t dev, u32 pasid, u32 flags)
 {
 	int rc;
 
 	mutex_lock(&flt->lock);
-	rc = iopfq_flush(flt->q, dev, pasid_valid, pasid, no_response ? IOPFQ_FLUSH_NO_RESPONSE : 0);
+	rc = iopfq_flush(flt->q, dev, pasid, flags);
 	mutex_unlock(&flt->lock);
 	return rc;
 }
 
-u32 iopfq_fault_age_scan(struct iopfq_fault *flt, u64 threshold_ns)
+int iopfq_fault_age_scan(struct iopfq_fault *flt, u64 threshold_ns)
 {
-	u32 n;
+	int n;
 
 	mutex_lock(&flt->lock);
 	n = iopfq_age_scan(flt->q, threshold_ns);
@@ -389,17 +387,19 @@ static void be_destroy(void *q)
 
 static int be_attach(void *q, u32 dev_id, u32 credits, void *dev_ctx, iopfq_dev_t *handle)
 {
-	return iopfq_fault_attach(q, dev_id, credits, dev_ctx, handle);
+	return iopfq_fault_dev_attach(q, dev_id, credits, dev_ctx, handle);
 }
 
 static int be_detach(void *q, iopfq_dev_t dev)
 {
-	return iopfq_fault_detach(q, dev);
+	return iopfq_fault_dev_detach(q, dev);
 }
 
 static int be_flush(void *q, iopfq_dev_t dev, bool pasid_valid, u32 pasid, bool no_response)
 {
-	return iopfq_fault_flush(q, dev, pasid_valid, pasid, no_response);
+	return iopfq_fault_flush(q, dev, pasid,
+				 (pasid_valid ? IOPFQ_FLUSH_PASID_VALID : 0) |
+				 (no_response ? IOPFQ_FLUSH_NO_RESPONSE : 0));
 }
 
 /* reports run under rcu_read_lock(): what the synchronize hook waits for */

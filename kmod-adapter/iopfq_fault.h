@@ -58,19 +58,19 @@ struct iopfq_fault *iopfq_fault_create(const struct iopfq_config *cfg,
  */
 void iopfq_fault_destroy(struct iopfq_fault *flt);
 
-/* iopfq_attach(), iopfq_detach(), iopfq_flush() and iopfq_age_scan() under
- * the consumer mutex. Context: process; sleep. Errors: the core's. */
-int iopfq_fault_attach(struct iopfq_fault *flt, u32 dev_id, u32 credits, void *dev_ctx,
-		       iopfq_dev_t *handle);
-int iopfq_fault_detach(struct iopfq_fault *flt, iopfq_dev_t dev);
-int iopfq_fault_flush(struct iopfq_fault *flt, iopfq_dev_t dev, bool pasid_valid, u32 pasid,
-		      bool no_response);
-u32 iopfq_fault_age_scan(struct iopfq_fault *flt, u64 threshold_ns);
+/* iopfq_dev_attach(), iopfq_dev_detach(), iopfq_flush() (@flags:
+ * IOPFQ_FLUSH_PASID_VALID, IOPFQ_FLUSH_NO_RESPONSE) and iopfq_age_scan()
+ * under the consumer mutex. Context: process; sleep. Errors: the core's. */
+int iopfq_fault_dev_attach(struct iopfq_fault *flt, u32 dev_id, u32 credits, void *dev_ctx,
+			   iopfq_dev_t *handle);
+int iopfq_fault_dev_detach(struct iopfq_fault *flt, iopfq_dev_t dev);
+int iopfq_fault_flush(struct iopfq_fault *flt, iopfq_dev_t dev, u32 pasid, u32 flags);
+int iopfq_fault_age_scan(struct iopfq_fault *flt, u64 threshold_ns);
 
 /**
  * iopfq_fault_report - one page request or Stop Marker from device @dev
  * @flt: the object
- * @dev: from iopfq_fault_attach()
+ * @dev: from iopfq_fault_dev_attach()
  * @req: the request
  * @answer: out (may be NULL): what a refusal calls for, see iopfq_report()
  *

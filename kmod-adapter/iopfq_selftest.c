@@ -11,7 +11,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/cache.h>
 #include <linux/completion.h>
 #include <linux/hrtimer.h>
 #include <linux/rcupdate.h>
@@ -117,7 +116,7 @@ static enum hrtimer_restart st_timer_fn(struct hrtimer *t)
 int iopfq_selftest(void)
 {
 	struct iopfq_config cfg = { .max_devices = 4, .credit_budget = 16 };
-	struct iopfq_ops ops = {
+	static const struct iopfq_ops ops = {
 		.page_response = st_page_response,
 		.synchronize = st_synchronize,
 		.notify = st_notify,
@@ -139,26 +138,25 @@ int iopfq_selftest(void)
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		return -ENOMEM;
-	ops.ctx = c;
 	size = iopfq_memsize(&cfg);
 	CHECK(size > 0);
 	bad.credit_budget = 0;
 	CHECK(iopfq_memsize(&bad) == 0);
-	mem = kvzalloc(size + L1_CACHE_BYTES, GFP_KERNEL);
+	mem = kvzalloc(size + IOPFQ_MEM_ALIGN, GFP_KERNEL);
 	if (!mem) {
 		kfree(c);
 		return -ENOMEM;
 	}
-	c->q = iopfq_init(PTR_ALIGN(mem, L1_CACHE_BYTES), size, &cfg, &ops, &rc);
+	rc = iopfq_init(PTR_ALIGN(mem, IOPFQ_MEM_ALIGN), size, &cfg, &ops, c, &c->q);
 	CHECK(c->q && rc == 0);
 	if (!c->q)
 		goto out;
 
 	/* attach */
-	CHECK(iopfq_attach(c->q, 1, 8, c, &c->dev) == 0);
-	CHECK(iopfq_attach(c->q, 1, 4, c, &h) == -EEXIST);
-	CHECK(iopfq_attach(c->q, 2, 9, c, &h) == -ENOSPC);
-	CHECK(iopfq_attach(c->q, 2, 8, c, &dev2) == 0);
+	CHECK(iopfq_dev_attach(c->q, 1, 8, c, &c->dev) == 0);
+	CHECK(iopfq_dev_attach(c->q, 1, 4, c, &h) == -EEXIST);
+	CHECK(iopfq_dev_attach(c->q, 2, 9, c, &h) == -ENOSPC);
+	CHECK(iopfq_dev_attach(c->q, 2, 8, c, &dev2) == 0);
 	CHECK(iopfq_dev_lookup(c->q, 2, &h) == 0 && h == dev2);
 
 	/* report a three-page group; read it whole or not at all */
@@ -197,7 +195,7 @@ int iopfq_selftest(void)
 	/* flush PASID 6: eight groups answered INVALID, their credits back */
 	c->responses = 0;
 	CHECK(iopfq_read(c->q, recs, 1) == 1);
-	CHECK(iopfq_flush(c->q, c->dev, 1, 6, 0) == 0);
+	CHECK(iopfq_flush(c->q, c->dev, 6, IOPFQ_FLUSH_PASID_VALID) == 0);
 	CHECK(c->responses == 8 && c->last.code == IOPFQ_HW_INVALID &&
 	      c->last.origin == IOPFQ_ANSWER_FLUSH);
 	resp.cookie = recs[0].cookie;
@@ -225,12 +223,12 @@ int iopfq_selftest(void)
 
 	/* detach with a delivered group and a partial page pending */
 	c->responses = 0;
-	CHECK(iopfq_detach(c->q, c->dev) == 0);
+	CHECK(iopfq_dev_detach(c->q, c->dev) == 0);
 	CHECK(c->responses == 1 && c->last.code == IOPFQ_HW_INVALID &&
 	      c->last.origin == IOPFQ_ANSWER_DETACH && c->last.npages == 2);
-	CHECK(iopfq_detach(c->q, c->dev) == -ENODEV);
+	CHECK(iopfq_dev_detach(c->q, c->dev) == -ENODEV);
 	CHECK(st_report(c, 1, 1, 0, 0x1000) == -ENODEV);
-	CHECK(iopfq_detach(c->q, dev2) == 0);
+	CHECK(iopfq_dev_detach(c->q, dev2) == 0);
 
 	/* conservation at a quiescent point */
 	iopfq_counters(c->q, &cnt);

@@ -13,8 +13,9 @@ declare -A groups=(
 	# compilers and CMake; clang for the sanitizer presets and the freestanding check
 	[build]="build-essential cmake pkg-config clang"
 	# cmocka, liburcu-memb (tests, libiopfq); clang's sanitizer and libFuzzer
-	# runtimes (asan, tsan); python3 (JSON checks); git (repository checks)
-	[test]="libcmocka-dev liburcu-dev libclang-rt-14-dev file binutils spin python3 git"
+	# runtimes (asan, tsan); python3 (JSON checks); git (repository checks);
+	# linux-source-6.12 and xz-utils (the UAPI header of tests/abi)
+	[test]="libcmocka-dev liburcu-dev libclang-rt-14-dev file binutils spin python3 git linux-source-6.12 xz-utils"
 	[cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user-static libcmocka-dev:arm64 liburcu-dev:arm64"
 	# what configuring and building bench/ needs: liburcu-memb and -cds,
 	# Concurrency Kit, Google Benchmark (C++)

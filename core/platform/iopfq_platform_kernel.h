@@ -43,13 +43,10 @@
 
 static_assert(IOPFQ_ENOENT == ENOENT);
 static_assert(IOPFQ_EIO == EIO);
-static_assert(IOPFQ_EAGAIN == EAGAIN);
 static_assert(IOPFQ_EEXIST == EEXIST);
 static_assert(IOPFQ_ENODEV == ENODEV);
 static_assert(IOPFQ_EINVAL == EINVAL);
 static_assert(IOPFQ_ENOSPC == ENOSPC);
-static_assert(IOPFQ_ESPIPE == ESPIPE);
-static_assert(IOPFQ_EFAULT == EFAULT);
 static_assert(IOPFQ_EDQUOT == EDQUOT);
 static_assert(sizeof(atomic_t) == sizeof(iopfq_u32));
 static_assert(sizeof(atomic64_t) == sizeof(iopfq_u64));

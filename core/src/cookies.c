@@ -35,7 +35,10 @@ static iopfq_u32 cookie_slot_alloc(struct iopfq *q)
 		iopfq_u32 s = q->cookie_cursor;
 
 		q->cookie_cursor = (s + 1) & q->cookie_index_mask;
-		/* K0: acquire; pairs with K3, the answer's release of busy */
+		/*
+		 * K0: load-acquire of busy; establishes a synchronizing edge with
+		 * the store-release of busy at K3.
+		 */
 		if (!IOPFQ_LOAD_ACQUIRE(&q->cslots[s].busy))
 			return s;
 	}
@@ -81,7 +84,11 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 		cs->first_ns = g->first_ns;
 		cs->warned = g->warned;
 		IOPFQ_STORE_RELAXED(&cs->busy, 1);
-		/* K1: release; pairs with K2, so the winner of the cookie sees the slot */
+		/*
+		 * K1: store-release of cookie; establishes a synchronizing edge
+		 * with the compare-and-swap of cookie at K2 (the winner of the
+		 * cookie sees the slot written above).
+		 */
 		IOPFQ_STORE_RELEASE(&cs->cookie, cookie);
 
 		iopfq_ready_pop(q);
@@ -141,9 +148,11 @@ int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, i
 
 		len = cs->npages;
 		/*
-		 * K2: the revoke, as detach's. If an answer won the cookie
-		 * meanwhile (its writer saw the part of the buffer that reached
-		 * it), the group is answered and gone: nothing to queue again.
+		 * K2: compare-and-swap of cookie (acq_rel); establishes a
+		 * synchronizing edge with the store-release of cookie at K1.
+		 * The revoke, as detach's: if an answer won the cookie meanwhile
+		 * (its writer saw the part of the buffer that reached it), the
+		 * group is answered and gone: nothing to queue again.
 		 */
 		if (IOPFQ_CAS_ACQ_REL(&cs->cookie, cookie, 0u) != cookie)
 			continue;
@@ -151,7 +160,10 @@ int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, i
 		consumer_add(&q->ready, len);
 		consumer_sub(&q->delivered_total, len);
 		consumer_sub(&q->groups_delivered, 1);
-		/* K3': release; the slot is free for the reader (which is us) */
+		/*
+		 * K3: store-release of busy; establishes a synchronizing edge with
+		 * the load-acquire of busy at K0 or K0'.
+		 */
 		IOPFQ_STORE_RELEASE(&cs->busy, 0u);
 		restored++;
 	}
@@ -189,7 +201,10 @@ static void cslot_finish(struct iopfq *q, struct iopfq_cslot *cs, iopfq_u32 code
 	r.dev_ctx = cs->dev_ctx;
 
 	answer_begin(d); /* X3 */
-	/* K3: release; pairs with K0, the reader's check before reuse */
+	/*
+	 * K3: store-release of busy; establishes a synchronizing edge with the
+	 * load-acquire of busy at K0 or K0'.
+	 */
 	IOPFQ_STORE_RELEASE(&cs->busy, 0u);
 	if (origin != IOPFQ_ANSWER_USER)
 		consumer_add(&q->delivered_revoked, r.npages); /* consumer side: detach or flush */
@@ -207,8 +222,11 @@ static int answer_one(struct iopfq *q, iopfq_u32 cookie, iopfq_u32 code)
 	if (gen == 0 || gen > q->cookie_gen_max)
 		goto bad;
 	/*
-	 * K2: the claim. Acquire on success pairs with K1. Exactly one of
-	 * racing answers and revokes (detach, flush) moves it off the cookie.
+	 * K2: compare-and-swap of cookie (acq_rel); establishes a
+	 * synchronizing edge with the store-release of cookie at K1. The
+	 * claim: exactly one of racing answers and revokes (detach, flush)
+	 * moves the slot off the cookie, and its acquire on success is what
+	 * makes the winner see the slot's group (not only its atomicity).
 	 */
 	if (IOPFQ_CAS_ACQ_REL(&q->cslots[si].cookie, cookie, 0u) != cookie)
 		goto bad;
@@ -245,12 +263,19 @@ void iopfq_cookies_revoke(struct iopfq *q, const struct iopfq_victims *v)
 		struct iopfq_cslot *cs = &q->cslots[si];
 		iopfq_u32 cookie;
 
-		/* K0': acquire; pairs with K3 */
+		/*
+		 * K0': load-acquire of busy; establishes a synchronizing edge with
+		 * the store-release of busy at K3.
+		 */
 		if (!IOPFQ_LOAD_ACQUIRE(&cs->busy) ||
 		    !victim_matches(v, cs->dev_idx, cs->flags, cs->pasid))
 			continue;
 		cookie = IOPFQ_LOAD_RELAXED(&cs->cookie);
-		if (cookie && IOPFQ_CAS_ACQ_REL(&cs->cookie, cookie, 0u) == cookie) { /* K2 */
+		/*
+		 * K2: compare-and-swap of cookie (acq_rel); establishes a
+		 * synchronizing edge with the store-release of cookie at K1.
+		 */
+		if (cookie && IOPFQ_CAS_ACQ_REL(&cs->cookie, cookie, 0u) == cookie) {
 			cslot_finish(q, cs, v->code, v->origin);
 			continue;
 		}

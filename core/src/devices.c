@@ -13,7 +13,7 @@
  * in any context, wait-free: it reads state_gen (P0), takes a credit with a
  * fetch-add, claims and publishes a ring slot (A1, R1), then does the Dekker
  * check of the consumer's sleep announcement (W1). Attach, detach and
- * set_failed are consumer side: the only writers of state_gen (D0, D0'). The
+ * set_flags are consumer side: the only writers of state_gen (D0, D0'). The
  * credits come back from the answer and drain paths (X1, X2), and the
  * answering count (X3/X4) lets detach wait for answers still sending.
  */
@@ -53,7 +53,7 @@ int iopfq_dev_lookup(struct iopfq *q, iopfq_u32 dev_id, iopfq_dev_t *handle)
 	return -IOPFQ_ENOENT;
 }
 
-int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
+int iopfq_dev_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
 		 iopfq_dev_t *handle)
 {
 	struct iopfq_dev *d = (struct iopfq_dev *)0;
@@ -87,8 +87,9 @@ int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev
 	IOPFQ_STORE_RELAXED(&d->credits_in_use, 0);
 	IOPFQ_STORE_RELAXED(&d->markers_in_use, 0);
 	/*
-	 * D0: release; pairs with the producer's acquire at P0, so a report
-	 * that sees ATTACHED also sees credits and dev_id.
+	 * D0: store-release of state_gen; establishes a synchronizing edge
+	 * with the load-acquire of state_gen at P0 (a report that sees
+	 * ATTACHED also sees credits and dev_id).
 	 */
 	IOPFQ_STORE_RELEASE(&d->state_gen, (gen << 2) | DEV_ATTACHED);
 	IOPFQ_STORE_RELAXED(&q->credits_attached, q->credits_attached + credits);
@@ -97,14 +98,24 @@ int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev
 	return 0;
 }
 
-int iopfq_dev_set_failed(struct iopfq *q, iopfq_dev_t dev, int failed)
+int iopfq_dev_set_flags(struct iopfq *q, iopfq_dev_t dev, iopfq_u32 flags)
 {
-	struct iopfq_dev *d = iopfq_dev_of_handle(q, dev);
+	struct iopfq_dev *d;
 
+	if (!q)
+		return -IOPFQ_EINVAL;
+	d = iopfq_dev_of_handle(q, dev);
 	if (!d)
 		return -IOPFQ_ENODEV;
+	if (flags & ~IOPFQ_DEV_FAILED)
+		return -IOPFQ_EINVAL;
+	/*
+	 * D1: store-release of state_gen; establishes a synchronizing edge with
+	 * the load-acquire of state_gen at P0.
+	 */
 	IOPFQ_STORE_RELEASE(&d->state_gen,
-			    (d->state_gen & ~DEV_STATE_MASK) | (failed ? DEV_FAILED : DEV_ATTACHED));
+			    (d->state_gen & ~DEV_STATE_MASK) |
+				    ((flags & IOPFQ_DEV_FAILED) ? DEV_FAILED : DEV_ATTACHED));
 	return 0;
 }
 
@@ -114,8 +125,12 @@ int iopfq_dev_set_failed(struct iopfq *q, iopfq_dev_t dev, int failed)
 /* Take one unit of @limit from @in_use; wait-free (no CAS loop). */
 static int take_credit(iopfq_s32 *in_use, iopfq_u32 limit)
 {
+	/*
+	 * X0: fetch-add of credits_in_use or markers_in_use (acq_rel);
+	 * establishes a synchronizing edge with the fetch-add at X1 or X2.
+	 */
 	if (IOPFQ_FETCH_ADD(in_use, 1) >= (iopfq_s32)limit) {
-		IOPFQ_FETCH_ADD(in_use, -1);
+		IOPFQ_FETCH_ADD(in_use, -1); /* X0: undone, as above */
 		return 0;
 	}
 	return 1;
@@ -138,7 +153,10 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
 	if (IOPFQ_UNLIKELY(idx >= q->cfg.max_devices))
 		goto nodev;
 	d = &q->devs[idx];
-	/* P0: acquire; pairs with D0 (attach) and D0' (detach) */
+	/*
+	 * P0: load-acquire of state_gen; establishes a synchronizing edge with
+	 * the store-release of state_gen at D0, D0', D1 or D2.
+	 */
 	sg = IOPFQ_LOAD_ACQUIRE(&d->state_gen);
 	if (IOPFQ_UNLIKELY((sg >> 2) != (dev >> DEV_IDX_BITS)))
 		goto nodev;
@@ -161,7 +179,10 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
 		}
 	} else if (IOPFQ_UNLIKELY(!take_credit(&d->credits_in_use, d->credits))) {
 		IOPFQ_STAT_ADD(&d->stats.refused_over_credit, 1);
-		/* VT-d convention: a dropped last page is answered Success, so the device retries */
+		/*
+		 * VT-d convention: a dropped last page is answered Success, so the
+		 * device retries
+		 */
 		if (answer && (req->flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE))
 			*answer = IOPFQ_HW_SUCCESS;
 		return -IOPFQ_EDQUOT;
@@ -177,13 +198,14 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
 		IOPFQ_STAT_ADD(&d->stats.markers_accepted, 1);
 
 	/*
-	 * W1: full fence between publishing (store) and reading `sleeping`
-	 * (load); pairs with W2 in iopfq_prepare_sleep(). Either the consumer
-	 * sees our entry, or we see its announcement and wake it.
+	 * W1: full fence between the publish (R1, a store) and the load of
+	 * sleeping; establishes a synchronizing edge with the full fence at
+	 * W2. Either the consumer sees our entry, or we see its announcement
+	 * and wake it; the exchange lets one producer only do so per sleep.
 	 */
 	IOPFQ_SMP_MB();
 	if (IOPFQ_UNLIKELY(IOPFQ_LOAD_RELAXED(&q->sleeping)) && IOPFQ_XCHG(&q->sleeping, 0))
-		q->ops.notify(q->ops.ctx);
+		q->ops.notify(q->ctx);
 	return 0;
 
 nodev:
@@ -218,19 +240,27 @@ void iopfq_group_answer(struct iopfq *q, iopfq_u32 dev_idx, const struct iopfq_r
 	}
 	credits_return(q, dev_idx, r->npages); /* X1 */
 	if (r->code != IOPFQ_HW_NONE)
-		q->ops.page_response(q->ops.ctx, r);
+		q->ops.page_response(q->ctx, r);
 }
 
 /* A Stop Marker of device @dev_idx has been drained: its marker credit comes back. */
 void iopfq_marker_credit_return(struct iopfq *q, iopfq_u32 dev_idx)
 {
-	/* X2: release; the marker's slot is consumed before its credit returns */
+	/*
+	 * X2: fetch-add of markers_in_use (acq_rel); establishes a
+	 * synchronizing edge with the fetch-add at X0 and the load-acquire at
+	 * X5. The marker's slot is consumed (C2) before its credit returns.
+	 */
 	IOPFQ_FETCH_ADD(&q->devs[dev_idx].markers_in_use, -1);
 }
 
 /* Wait until no answer of device @d is between its claim and its end (X4). */
 void iopfq_wait_answers(struct iopfq *q, struct iopfq_dev *d)
 {
+	/*
+	 * X6: load-acquire of answering; establishes a synchronizing edge with the
+	 * fetch-adds at X3 and X4.
+	 */
 	while (IOPFQ_LOAD_ACQUIRE(&d->answering) != 0)
 		wait_relax(q);
 }
@@ -238,7 +268,11 @@ void iopfq_wait_answers(struct iopfq *q, struct iopfq_dev *d)
 /* Detach, first half: new reports of @d are refused. Context: consumer side. */
 void iopfq_dev_detach_begin(struct iopfq_dev *d)
 {
-	/* D0': release; reports that see DETACHING refuse with -ENODEV */
+	/*
+	 * D0': store-release of state_gen; establishes a synchronizing edge
+	 * with the load-acquire of state_gen at P0 (reports that see
+	 * DETACHING refuse with -ENODEV).
+	 */
 	IOPFQ_STORE_RELEASE(&d->state_gen, (d->state_gen & ~DEV_STATE_MASK) | DEV_DETACHING);
 }
 
@@ -250,6 +284,10 @@ void iopfq_dev_detach_begin(struct iopfq_dev *d)
  */
 void iopfq_dev_detach_end(struct iopfq *q, struct iopfq_dev *d)
 {
+	/*
+	 * X5: load-acquire of credits_in_use, markers_in_use; establishes a
+	 * synchronizing edge with the fetch-add at X1 or X2.
+	 */
 	IOPFQ_WARN_ON(IOPFQ_LOAD_ACQUIRE(&d->credits_in_use) != 0);
 	IOPFQ_WARN_ON(IOPFQ_LOAD_ACQUIRE(&d->markers_in_use) != 0);
 	IOPFQ_WARN_ON(d->partial_head != NIL);
@@ -262,5 +300,9 @@ void iopfq_dev_detach_end(struct iopfq *q, struct iopfq_dev *d)
 
 	IOPFQ_STORE_RELAXED(&q->credits_attached, q->credits_attached - d->credits);
 	IOPFQ_STORE_RELAXED(&q->devices_attached, q->devices_attached - 1);
+	/*
+	 * D2: store-release of state_gen; establishes a synchronizing edge with
+	 * the load-acquire of state_gen at P0.
+	 */
 	IOPFQ_STORE_RELEASE(&d->state_gen, (d->state_gen & ~DEV_STATE_MASK) | DEV_FREE);
 }

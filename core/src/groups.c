@@ -88,7 +88,7 @@ static void partial_discard(struct iopfq *q, iopfq_u32 gi, int by_marker)
 	consumer_add(&q->discarded, n);
 	if (by_marker)
 		consumer_add(&q->discarded_by_marker, n);
-	credits_return(q, g->dev_idx, n);
+	credits_return(q, g->dev_idx, n); /* X1 */
 	group_release(q, gi);
 }
 
@@ -206,7 +206,7 @@ void iopfq_drain(struct iopfq *q)
 
 	if (!slot)
 		return;
-	now = q->ops.now_ns(q->ops.ctx);
+	now = q->ops.now_ns(q->ctx);
 	do {
 		const struct iopfq_entry *e = (const struct iopfq_entry *)slot;
 		iopfq_u32 dev_idx = e->dev_idx;
@@ -224,18 +224,18 @@ void iopfq_drain(struct iopfq *q)
 	} while (slot);
 }
 
-iopfq_u32 iopfq_next_group_size(struct iopfq *q)
+int iopfq_next_group_size(struct iopfq *q)
 {
 	if (!q)
-		return 0;
+		return -IOPFQ_EINVAL;
 	iopfq_drain(q);
-	return q->ready_head == NIL ? 0 : q->groups[q->ready_head].npages;
+	return q->ready_head == NIL ? 0 : (int)q->groups[q->ready_head].npages;
 }
 
 int iopfq_poll_ready(struct iopfq *q)
 {
 	if (!q)
-		return 0;
+		return -IOPFQ_EINVAL;
 	iopfq_drain(q);
 	return q->ready_head != NIL;
 }

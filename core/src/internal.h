@@ -139,7 +139,8 @@ struct iopfq_cslot {
 
 struct iopfq {
 	/* read-only after init */
-	struct iopfq_ops ops;
+	struct iopfq_ops ops;       /* copied from iopfq_init()'s table */
+	void *ctx;                  /* passed to every hook */
 	struct iopfq_config cfg;
 	struct iopfq_geometry geo;
 	struct iopfq_dev *devs;
@@ -258,7 +259,7 @@ static inline int victim_matches(const struct iopfq_victims *v, iopfq_u32 dev_id
 static inline void wait_relax(struct iopfq *q)
 {
 	if (q->ops.relax)
-		q->ops.relax(q->ops.ctx);
+		q->ops.relax(q->ctx);
 	else
 		IOPFQ_CPU_RELAX();
 }
@@ -271,9 +272,11 @@ static inline void wait_relax(struct iopfq *q)
 static inline void credits_return(struct iopfq *q, iopfq_u32 dev_idx, iopfq_u32 n)
 {
 	/*
-	 * X1: counting only; no data is published through credits (A1 in
-	 * ring.h orders a ring slot's reuse). acq_rel all the same: the
-	 * producer that takes the credit sees everything before the return.
+	 * X1: fetch-add of credits_in_use (acq_rel); establishes a
+	 * synchronizing edge with the fetch-add at X0 and the load-acquire at
+	 * X5. No data is published through credits (A1 orders a ring slot's
+	 * reuse); the edge makes the producer that takes the credit see
+	 * everything before the return.
 	 */
 	IOPFQ_FETCH_ADD(&q->devs[dev_idx].credits_in_use, -(iopfq_s32)n);
 }
@@ -281,14 +284,23 @@ static inline void credits_return(struct iopfq *q, iopfq_u32 dev_idx, iopfq_u32 
 /* An answer of device @d starts (before its slot is freed: K3) ... */
 static inline void answer_begin(struct iopfq_dev *d)
 {
-	/* X3: ordered before K3 by K3's release; pairs with the wait in iopfq_wait_answers() */
+	/*
+	 * X3: fetch-add of answering (acq_rel), ordered before K3 by K3's
+	 * release; establishes a synchronizing edge with the load-acquire of
+	 * answering at X6 (a flush that sees busy == 0 through K0' sees
+	 * answering >= 1 until X4).
+	 */
 	IOPFQ_FETCH_ADD(&d->answering, 1);
 }
 
 /* ... and ends once its response has been sent. */
 static inline void answer_end(struct iopfq_dev *d)
 {
-	/* X4: release; the answer is complete when this is seen */
+	/*
+	 * X4: fetch-add of answering (acq_rel); establishes a synchronizing
+	 * edge with the load-acquire of answering at X6 (the answer is
+	 * complete, response sent, when this is seen).
+	 */
 	IOPFQ_FETCH_ADD(&d->answering, -1);
 }
 

@@ -29,13 +29,15 @@
  *   ring entries  <= budget + max_devices * marker_credits  (ring_slots)
  *   pages held    <= budget                                  (page_slots)
  *   groups held   <= budget                                  (group_slots)
- *   cookies live  <= budget < cookie_slots / 2
+ *   cookies live  <= budget <= cookie_slots / 2
  * and every table is sized from exactly that.
  *
  * Synchronization edges are labelled (A1, R1, C1, C2, D0, P0, K0-K3, W1,
  * W2, X1-X4) at each access and listed in docs/memory-ordering.md.
  */
 #include "internal.h"
+
+IOPFQ_STATIC_ASSERT(IOPFQ_MEM_ALIGN % IOPFQ_CACHELINE == 0, "IOPFQ_MEM_ALIGN covers the cache line");
 
 /* ---------------------------------------------------------------------- */
 /* geometry and init                                                       */
@@ -63,7 +65,7 @@ static iopfq_size_t align_up(iopfq_size_t v)
 	return (v + IOPFQ_CACHELINE - 1) & ~(iopfq_size_t)(IOPFQ_CACHELINE - 1);
 }
 
-int iopfq_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo)
+int iopfq_config_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo)
 {
 	struct iopfq_geometry g;
 	iopfq_u32 markers;
@@ -126,7 +128,7 @@ iopfq_size_t iopfq_memsize(const struct iopfq_config *cfg)
 	struct iopfq_geometry geo;
 	struct layout l;
 
-	if (iopfq_geometry(cfg, &geo))
+	if (iopfq_config_geometry(cfg, &geo))
 		return 0;
 	layout_of(cfg, &geo, &l);
 	return l.total;
@@ -141,8 +143,8 @@ static void zero_bytes(void *p, iopfq_size_t n)
 		*b++ = 0;
 }
 
-struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
-			 const struct iopfq_ops *ops, int *err)
+int iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
+	       const struct iopfq_ops *ops, void *ctx, struct iopfq **qp)
 {
 	struct iopfq_geometry geo;
 	struct layout l;
@@ -151,25 +153,22 @@ struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_con
 	iopfq_u32 i;
 	int rc;
 
-	rc = iopfq_geometry(cfg, &geo);
-	if (!rc && (!mem || ((iopfq_uptr)mem % IOPFQ_CACHELINE)))
-		rc = -IOPFQ_EINVAL;
-	if (!rc && (!ops || !ops->page_response || !ops->synchronize || !ops->notify ||
-		    !ops->now_ns || !ops->aged))
-		rc = -IOPFQ_EINVAL;
-	if (!rc) {
-		layout_of(cfg, &geo, &l);
-		if (memsize < l.total)
-			rc = -IOPFQ_EINVAL;
-	}
-	if (rc) {
-		if (err)
-			*err = rc;
-		return (struct iopfq *)0;
-	}
+	if (!qp)
+		return -IOPFQ_EINVAL;
+	rc = iopfq_config_geometry(cfg, &geo);
+	if (rc)
+		return rc;
+	if (!mem || ((iopfq_uptr)mem % IOPFQ_CACHELINE))
+		return -IOPFQ_EINVAL;
+	if (!ops || !ops->page_response || !ops->synchronize || !ops->notify || !ops->now_ns)
+		return -IOPFQ_EINVAL;
+	layout_of(cfg, &geo, &l);
+	if (memsize < l.total)
+		return -IOPFQ_EINVAL;
 
 	zero_bytes(mem, l.total);
 	q->ops = *ops;
+	q->ctx = ctx;
 	q->cfg = *cfg;
 	if (!q->cfg.marker_credits)
 		q->cfg.marker_credits = IOPFQ_DEFAULT_MARKER_CREDITS;
@@ -198,14 +197,10 @@ struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_con
 
 	rc = iopfq_ring_init(&q->ring, base + l.ring, geo.ring_slots, sizeof(struct iopfq_entry),
 			     cfg->ring_start);
-	if (IOPFQ_WARN_ON(rc)) {
-		if (err)
-			*err = rc;
-		return (struct iopfq *)0;
-	}
-	if (err)
-		*err = 0;
-	return q;
+	if (IOPFQ_WARN_ON(rc))
+		return rc;
+	*qp = q;
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -219,22 +214,25 @@ struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_con
  */
 static void victims_remove(struct iopfq *q, const struct iopfq_victims *v)
 {
-	q->ops.synchronize(q->ops.ctx);
+	q->ops.synchronize(q->ctx);
 	iopfq_drain(q);
 	iopfq_groups_remove(q, v);
 	iopfq_cookies_revoke(q, v);
 	iopfq_wait_answers(q, &q->devs[v->dev_idx]);
 }
 
-int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, int pasid_valid, iopfq_u32 pasid,
-		iopfq_u32 flags)
+int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, iopfq_u32 pasid, iopfq_u32 flags)
 {
-	struct iopfq_dev *d = iopfq_dev_of_handle(q, dev);
+	struct iopfq_dev *d;
 	struct iopfq_victims v;
+	int pasid_valid = !!(flags & IOPFQ_FLUSH_PASID_VALID);
 
+	if (!q)
+		return -IOPFQ_EINVAL;
+	d = iopfq_dev_of_handle(q, dev);
 	if (!d)
 		return -IOPFQ_ENODEV;
-	if (flags & ~IOPFQ_FLUSH_NO_RESPONSE)
+	if (flags & ~(IOPFQ_FLUSH_NO_RESPONSE | IOPFQ_FLUSH_PASID_VALID))
 		return -IOPFQ_EINVAL;
 	if (pasid_valid ? pasid > IOPFQ_PASID_MAX : pasid != 0)
 		return -IOPFQ_EINVAL;
@@ -248,11 +246,14 @@ int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, int pasid_valid, iopfq_u32 pas
 	return 0;
 }
 
-int iopfq_detach(struct iopfq *q, iopfq_dev_t dev)
+int iopfq_dev_detach(struct iopfq *q, iopfq_dev_t dev)
 {
-	struct iopfq_dev *d = iopfq_dev_of_handle(q, dev);
+	struct iopfq_dev *d;
 	struct iopfq_victims v;
 
+	if (!q)
+		return -IOPFQ_EINVAL;
+	d = iopfq_dev_of_handle(q, dev);
 	if (!d)
 		return -IOPFQ_ENODEV;
 	iopfq_dev_detach_begin(d); /* D0' */
@@ -276,21 +277,23 @@ static int aged_report(struct iopfq *q, iopfq_u64 now, iopfq_u64 first_ns,
 	if (now - first_ns < threshold_ns)
 		return 0;
 	a->age_ns = now - first_ns;
-	q->ops.aged(q->ops.ctx, a);
+	if (q->ops.aged)
+		q->ops.aged(q->ctx, a);
 	consumer_add(&q->aged_warnings, 1);
 	return 1;
 }
 
-iopfq_u32 iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns)
+int iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns)
 {
-	iopfq_u32 i, reported = 0;
+	iopfq_u32 i;
+	int reported = 0;
 	struct iopfq_aged a;
 	iopfq_u64 now;
 
 	if (!q)
-		return 0;
+		return -IOPFQ_EINVAL;
 	iopfq_drain(q);
-	now = q->ops.now_ns(q->ops.ctx);
+	now = q->ops.now_ns(q->ctx);
 	for (i = 0; i < q->geo.group_slots; i++) {
 		struct iopfq_group *g = &q->groups[i];
 
@@ -310,7 +313,12 @@ iopfq_u32 iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns)
 	}
 	for (i = 0; i <= q->cookie_index_mask; i++) {
 		struct iopfq_cslot *cs = &q->cslots[i];
-		iopfq_u32 cookie = IOPFQ_LOAD_ACQUIRE(&cs->cookie);
+		/*
+		 * Relaxed: not a synchronizing access. The consumer side wrote
+		 * the slot itself (K1); a racing answer only moves the cookie to
+		 * 0, and the fields read below stay as the reader left them.
+		 */
+		iopfq_u32 cookie = IOPFQ_LOAD_RELAXED(&cs->cookie);
 
 		/* only live cookies: a slot being answered is leaving anyway */
 		if (!cookie || cs->warned)
@@ -333,9 +341,13 @@ iopfq_u32 iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns)
 int iopfq_prepare_sleep(struct iopfq *q)
 {
 	if (!q)
-		return 0;
+		return -IOPFQ_EINVAL;
 	IOPFQ_STORE_RELAXED(&q->sleeping, 1u);
-	/* W2: full fence between the announcement and the re-check; pairs with W1 */
+	/*
+	 * W2: full fence between the store of sleeping and the re-check of
+	 * the ring (C1) and the ready FIFO; establishes a synchronizing edge
+	 * with the full fence at W1.
+	 */
 	IOPFQ_SMP_MB();
 	if (q->ready_head != NIL || iopfq_ring_peek(&q->ring)) {
 		IOPFQ_STORE_RELAXED(&q->sleeping, 0u);

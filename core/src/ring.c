@@ -32,8 +32,12 @@ int iopfq_ring_init(struct iopfq_ring *r, void *slots, iopfq_u32 capacity,
 	/* position start + i is free for its producer: seq == position */
 	for (i = 0; i < capacity; i++)
 		iopfq_ring_slot_at(r, start + i)->seq = start + i;
-	/* publishes the initialised slots to whoever receives the ring pointer */
-	IOPFQ_STORE_RELEASE(&r->tail, start);
+	/*
+	 * Not a synchronizing access: the caller hands the initialised ring to
+	 * other threads through its own synchronization (the lock or thread
+	 * creation that publishes the queue), which orders all of the above.
+	 */
+	IOPFQ_STORE_RELAXED(&r->tail, start);
 	return 0;
 }
 

@@ -31,11 +31,22 @@
  *   peek/consume/dequeue   one consumer at a time (caller serializes)
  *   unreserve              any thread, after the consumer is done with a slot
  *
- * Ordering edges (see docs/memory-ordering.md):
- *   R1  release store of seq = p + 1 at publish  -> C1
- *   C1  acquire load of seq at peek               <- R1
- *   C2  release store of seq = p + capacity at consume -> A1
- *   A1  acquire load of seq at claim              <- C2
+ * Ordering edges, one sentence each, repeated at the access (the list of
+ * every edge of the repository is docs/memory-ordering.md):
+ *   R1  publish: store-release of seq; establishes a synchronizing edge
+ *       with the load-acquire of seq at C1.
+ *   C1  peek: load-acquire of seq; establishes a synchronizing edge with the
+ *       store-release of seq at R1.
+ *   C2  consume: store-release of seq; establishes a synchronizing edge with
+ *       the load-acquire of seq at A1.
+ *   A1  claim: load-acquire of seq; establishes a synchronizing edge with
+ *       the store-release of seq at C2.
+ *   V1  reserve: fetch-add of free_reservations (acq_rel); establishes a
+ *       synchronizing edge with the fetch-add at V2.
+ *   V2  unreserve: fetch-add of free_reservations (acq_rel); establishes a
+ *       synchronizing edge with the fetch-add at V1.
+ * The claim's fetch-add on tail is relaxed and synchronizes nothing: no data
+ * is published through tail (A1 orders a slot's reuse).
  */
 #ifndef IOPFQ_RING_H
 #define IOPFQ_RING_H
@@ -94,8 +105,13 @@ static inline struct iopfq_ring_slot *iopfq_ring_slot_at(const struct iopfq_ring
  */
 static inline int iopfq_ring_reserve(struct iopfq_ring *r)
 {
+	/*
+	 * V1: fetch-add of free_reservations (acq_rel); establishes a
+	 * synchronizing edge with the fetch-add at V2. Counting only: a slot's
+	 * reuse is ordered by A1 and C2.
+	 */
 	if (IOPFQ_FETCH_ADD(&r->free_reservations, -1) <= 0) {
-		IOPFQ_FETCH_ADD(&r->free_reservations, 1);
+		IOPFQ_FETCH_ADD(&r->free_reservations, 1); /* V1: undone, as above */
 		return -IOPFQ_ENOSPC;
 	}
 	return 0;
@@ -104,6 +120,10 @@ static inline int iopfq_ring_reserve(struct iopfq_ring *r)
 /* Give back a reservation whose slot the consumer has consumed. */
 static inline void iopfq_ring_unreserve(struct iopfq_ring *r)
 {
+	/*
+	 * V2: fetch-add of free_reservations (acq_rel); establishes a
+	 * synchronizing edge with the fetch-add at V1.
+	 */
 	IOPFQ_FETCH_ADD(&r->free_reservations, 1);
 }
 
@@ -116,28 +136,33 @@ static inline void iopfq_ring_unreserve(struct iopfq_ring *r)
 static inline struct iopfq_ring_slot *iopfq_ring_claim(struct iopfq_ring *r,
 							iopfq_u32 *pos_out)
 {
-	/* Relaxed: the slot's own seq (A1) orders the slot's reuse. */
+	/* relaxed: synchronizes nothing; the slot's own seq (A1) orders its reuse */
 	iopfq_u32 pos = IOPFQ_FETCH_ADD_RELAXED(&r->tail, 1);
 	struct iopfq_ring_slot *slot = iopfq_ring_slot_at(r, pos);
 
 	/*
-	 * A1: acquire; synchronizes with the consumer's release at C2, so the
-	 * consumer's reads of this slot's previous content happen before our
-	 * writes. Reservations make the slot free already; the loop is the
-	 * safety net and is counted, never expected.
+	 * A1: load-acquire of seq; establishes a synchronizing edge with the
+	 * store-release of seq at C2. The consumer's reads of this slot's
+	 * previous content happen before our writes. Reservations make the
+	 * slot free already; the loop is the safety net and is counted, never
+	 * expected.
 	 */
 	if (IOPFQ_UNLIKELY(IOPFQ_LOAD_ACQUIRE(&slot->seq) != pos)) {
 		IOPFQ_FETCH_ADD_RELAXED(&r->claim_waits, 1);
-		while (IOPFQ_LOAD_ACQUIRE(&slot->seq) != pos)
+		while (IOPFQ_LOAD_ACQUIRE(&slot->seq) != pos) /* A1 */
 			IOPFQ_CPU_RELAX();
 	}
 	*pos_out = pos;
 	return slot;
 }
 
-/* Context: any. R1: release; pairs with the consumer's acquire at C1. */
+/* Context: any. */
 static inline void iopfq_ring_publish(struct iopfq_ring_slot *slot, iopfq_u32 pos)
 {
+	/*
+	 * R1: store-release of seq; establishes a synchronizing edge with the
+	 * load-acquire of seq at C1.
+	 */
 	IOPFQ_STORE_RELEASE(&slot->seq, pos + 1);
 }
 
@@ -150,7 +175,10 @@ static inline struct iopfq_ring_slot *iopfq_ring_peek(const struct iopfq_ring *r
 {
 	struct iopfq_ring_slot *slot = iopfq_ring_slot_at(r, r->head);
 
-	/* C1: acquire; pairs with R1, so the slot's content is visible. */
+	/*
+	 * C1: load-acquire of seq; establishes a synchronizing edge with the
+	 * store-release of seq at R1.
+	 */
 	if (IOPFQ_LOAD_ACQUIRE(&slot->seq) != r->head + 1)
 		return (struct iopfq_ring_slot *)0;
 	return slot;
@@ -159,7 +187,10 @@ static inline struct iopfq_ring_slot *iopfq_ring_peek(const struct iopfq_ring *r
 /* Context: the consumer, after reading the slot returned by peek. */
 static inline void iopfq_ring_consume(struct iopfq_ring *r, struct iopfq_ring_slot *slot)
 {
-	/* C2: release; pairs with A1 of the producer that claims pos + capacity. */
+	/*
+	 * C2: store-release of seq; establishes a synchronizing edge with the
+	 * load-acquire of seq at A1.
+	 */
 	IOPFQ_STORE_RELEASE(&slot->seq, r->head + r->mask + 1);
 	/* relaxed store: statistics (iopfq_counters) read head from any thread */
 	IOPFQ_STORE_RELAXED(&r->head, r->head + 1);

@@ -96,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tp_init(&tp);
 	q = tp_queue_new(&cfg, &tp, &err);
 	FUZZ_CHECK(q != NULL);
-	FUZZ_CHECK(iopfq_attach(q, 10, 8, NULL, &dev[0]) == 0);
-	FUZZ_CHECK(iopfq_attach(q, 11, 8, NULL, &dev[1]) == 0);
+	FUZZ_CHECK(iopfq_dev_attach(q, 10, 8, NULL, &dev[0]) == 0);
+	FUZZ_CHECK(iopfq_dev_attach(q, 11, 8, NULL, &dev[1]) == 0);
 
 	/* deliver 1..8 groups of 1..2 pages, alternating devices and PASIDs */
 	ngroups = 1 + (size > 0 ? data[off++] % MAXG : 0);
@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t d = op & 1, pasid = 1 + (uint32_t)((op >> 1) % 3);
 			size_t from = tp.nresp;
 
-			FUZZ_CHECK(iopfq_flush(q, dev[d], 1, pasid, 0) == 0);
+			FUZZ_CHECK(iopfq_flush(q, dev[d], pasid, IOPFQ_FLUSH_PASID_VALID) == 0);
 			take_responses(&tp, from, IOPFQ_ANSWER_FLUSH);
 			for (i = 0; i < ngroups; i++)
 				if (groups[i].dev_id == 10 + d && groups[i].pasid == pasid)
@@ -205,8 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		size_t from = tp.nresp;
 
-		FUZZ_CHECK(iopfq_detach(q, dev[0]) == 0);
-		FUZZ_CHECK(iopfq_detach(q, dev[1]) == 0);
+		FUZZ_CHECK(iopfq_dev_detach(q, dev[0]) == 0);
+		FUZZ_CHECK(iopfq_dev_detach(q, dev[1]) == 0);
 		take_responses(&tp, from, IOPFQ_ANSWER_DETACH);
 	}
 	for (i = 0; i < ngroups; i++)

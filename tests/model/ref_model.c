@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ref_model.c - the reference model of the I/O page-fault queue (see
- * ref_model.h): what iopfq.h and the BRIEF say the queue does, written the
+ * ref_model.h): what iopfq.h and docs/design.md say the queue does, written the
  * obvious way so that it can be checked by reading.
  *
  * State:

@@ -43,7 +43,7 @@ struct rm_resp {
 	int stage;
 };
 
-/* @cfg must be a configuration iopfq_geometry() accepts */
+/* @cfg must be a configuration iopfq_config_geometry() accepts */
 struct rm *rm_new(const struct iopfq_config *cfg);
 void rm_free(struct rm *m);
 

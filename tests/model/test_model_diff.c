@@ -776,7 +776,7 @@ static void do_attach(struct drv *t)
 		credits = 1 + below(t, budget + 2);
 	snprintf(t->desc, DESC_LEN, "attach dev_id %u credits %u ctx %p%s", dev_id, credits, ctx,
 		 null_handle ? " handle NULL" : "");
-	rc_real = iopfq_attach(t->q, dev_id, credits, ctx, null_handle ? NULL : &real_h);
+	rc_real = iopfq_dev_attach(t->q, dev_id, credits, ctx, null_handle ? NULL : &real_h);
 	rc_model = rm_attach(t->m, dev_id, credits, ctx, null_handle ? NULL : &model_h);
 	expect_rc(t, "attach return", rc_real, rc_model);
 	if (rc_real)
@@ -803,7 +803,7 @@ static void do_detach(struct drv *t, uint32_t real_h, uint32_t model_h, const ch
 	int rc_real, rc_model;
 
 	snprintf(t->desc, DESC_LEN, "detach %s handle 0x%x", kind, real_h);
-	rc_real = iopfq_detach(t->q, real_h);
+	rc_real = iopfq_dev_detach(t->q, real_h);
 	rc_model = rm_detach(t->m, model_h);
 	expect_rc(t, "detach return", rc_real, rc_model);
 	t->sync_rule = rc_real ? SYNC_MAY : SYNC_MUST;
@@ -852,7 +852,7 @@ static void do_failed(struct drv *t, struct pair *heal)
 		dev = pick_dev(t, &real_h, &model_h, &kind);
 	}
 	snprintf(t->desc, DESC_LEN, "set_failed %s handle 0x%x failed %d", kind, real_h, failed);
-	rc_real = iopfq_dev_set_failed(t->q, real_h, failed);
+	rc_real = iopfq_dev_set_flags(t->q, real_h, (failed ? IOPFQ_DEV_FAILED : 0));
 	rc_model = rm_set_failed(t->m, model_h, failed);
 	expect_rc(t, "set_failed return", rc_real, rc_model);
 	if (dev && !rc_real)
@@ -1277,12 +1277,13 @@ static void do_flush(struct drv *t)
 	if (chance(t, 4))
 		pasid = pasid_valid ? IOPFQ_PASID_MAX + 1 + below(t, 100) : 1 + below(t, 3);
 	r = below(t, 100);
-	flags = r < 50 ? 0 : r < 95 ? IOPFQ_FLUSH_NO_RESPONSE : 1u << (1 + below(t, 31));
+	/* an unknown flag: any bit but NO_RESPONSE and PASID_VALID (bits 0 and 1) */
+	flags = r < 50 ? 0 : r < 95 ? IOPFQ_FLUSH_NO_RESPONSE : 1u << (2 + below(t, 30));
 	if (r >= 97)
 		flags |= IOPFQ_FLUSH_NO_RESPONSE;
 	snprintf(t->desc, DESC_LEN, "flush %s handle 0x%x pasid_valid %d pasid 0x%x flags 0x%x",
 		 kind, real_h, pasid_valid, pasid, flags);
-	rc_real = iopfq_flush(t->q, real_h, pasid_valid, pasid, flags);
+	rc_real = iopfq_flush(t->q, real_h, pasid, (pasid_valid ? IOPFQ_FLUSH_PASID_VALID : 0) | flags);
 	rc_model = rm_flush(t->m, model_h, pasid_valid, pasid, flags);
 	expect_rc(t, "flush return", rc_real, rc_model);
 	t->sync_rule = rc_real ? SYNC_MAY : SYNC_MUST;
@@ -1457,7 +1458,7 @@ static void episode(struct drv *t, unsigned long steps)
 	t->cfg = t->mc->cfg;
 	assert_true(t->cfg.max_devices <= MAX_LIVE);
 	t->cfg.ring_start = r == 0 ? 0 : r == 1 ? 0xffffffffu - below(t, 40) : (uint32_t)rnd(t);
-	assert_int_equal(iopfq_geometry(&t->cfg, &t->geo), 0);
+	assert_int_equal(iopfq_config_geometry(&t->cfg, &t->geo), 0);
 	tp_init(&t->tp);
 	t->q = tp_queue_new(&t->cfg, &t->tp, &err);
 	if (!t->q)

@@ -1,9 +1,9 @@
 /*
- * cookie.pml - SPIN model of the response table (core/src/queue.c): the
+ * cookie.pml - SPIN model of the response table (core/src/cookies.c): the
  * reader issues cookies in slots found round-robin (cookie_slot_alloc,
  * iopfq_read), answers on other threads claim them with a CAS
  * (answer_one, K2) and free the slot (cslot_finish: K3, then X1 credits),
- * and the consumer side revokes them (remove_victims for flush/detach:
+ * and the consumer side revokes them (iopfq_cookies_revoke for flush/detach:
  * CAS, or wait for the answer that won). The reader and the revoker are
  * one process because the consumer side is serialized.
  *
@@ -132,7 +132,7 @@ end_credit:	atomic { credits > 0 -> credits-- };
 		fi
 	:: else -> break
 	od;
-	/* iopfq_detach(): revoke everything still live, wait for answers in flight */
+	/* iopfq_dev_detach(): revoke everything still live, wait for answers in flight */
 	s = 0;
 	do
 	:: s < T ->

@@ -342,15 +342,15 @@ static void *control_main(void *arg)
 		usleep(500 + (unsigned)rand_r(&seed) % 1000);
 		pthread_mutex_lock(&s->consumer_lock);
 		if (what < 4) {
-			rc = iopfq_flush(s->q, h, 1, 1 + (uint32_t)rand_r(&seed) % 3, 0);
+			rc = iopfq_flush(s->q, h, 1 + (uint32_t)rand_r(&seed) % 3, IOPFQ_FLUSH_PASID_VALID);
 			if (rc)
 				FAIL("flush returned %d", rc);
 			__atomic_fetch_add(&s->flushes, 1, __ATOMIC_RELAXED);
 		} else if (what < 6) {
-			rc = iopfq_detach(s->q, h);
+			rc = iopfq_dev_detach(s->q, h);
 			if (rc)
 				FAIL("detach returned %d", rc);
-			rc = iopfq_attach(s->q, d->dev_id, d->credits, d, &h);
+			rc = iopfq_dev_attach(s->q, d->dev_id, d->credits, d, &h);
 			if (rc)
 				FAIL("re-attach returned %d", rc);
 			__atomic_store_n(&d->handle, h, __ATOMIC_RELEASE);
@@ -390,7 +390,7 @@ static void run(const char *name, uint32_t ndev, uint32_t credits, uint32_t gen_
 	s->q = tp_queue_new(&cfg, &s->tp, &err);
 	if (!s->q)
 		FAIL("queue init failed %d", err);
-	iopfq_geometry(&cfg, &geo);
+	iopfq_config_geometry(&cfg, &geo);
 	pthread_mutex_init(&s->consumer_lock, NULL);
 	pthread_mutex_init(&s->hand_lock, NULL);
 	pthread_cond_init(&s->hand_cond, NULL);
@@ -403,7 +403,7 @@ static void run(const char *name, uint32_t ndev, uint32_t credits, uint32_t gen_
 		d->dev_id = 100 + (uint32_t)i;
 		d->credits = credits;
 		d->seed = (unsigned)i * 7919u + 1;
-		if (iopfq_attach(s->q, d->dev_id, credits, d, &d->handle))
+		if (iopfq_dev_attach(s->q, d->dev_id, credits, d, &d->handle))
 			FAIL("attach");
 	}
 
@@ -449,7 +449,7 @@ static void run(const char *name, uint32_t ndev, uint32_t credits, uint32_t gen_
 	for (i = 0; i < 2; i++)
 		pthread_join(resp[i], NULL);
 	for (i = 0; i < s->ndev; i++)
-		if (iopfq_detach(s->q, s->devs[i].handle))
+		if (iopfq_dev_detach(s->q, s->devs[i].handle))
 			FAIL("final detach");
 
 	iopfq_counters(s->q, &c);

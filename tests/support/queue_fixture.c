@@ -52,7 +52,7 @@ iopfq_dev_t att(struct fx *f, iopfq_u32 dev_id, iopfq_u32 credits, void *ctx)
 {
 	iopfq_dev_t h = 0;
 
-	assert_int_equal(iopfq_attach(f->q, dev_id, credits, ctx, &h), 0);
+	assert_int_equal(iopfq_dev_attach(f->q, dev_id, credits, ctx, &h), 0);
 	assert_int_not_equal(h, 0);
 	return h;
 }

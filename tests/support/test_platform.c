@@ -149,45 +149,47 @@ void tp_clear(struct tp_ctx *tp)
 	pthread_mutex_unlock(&tp->lock);
 }
 
-struct iopfq_ops tp_ops(struct tp_ctx *tp)
-{
-	struct iopfq_ops ops = {
-		.page_response = tp_page_response,
-		.synchronize = tp_synchronize,
-		.notify = tp_notify,
-		.now_ns = tp_now,
-		.aged = tp_aged,
-		.relax = tp_relax,
-		.ctx = tp,
-	};
-	return ops;
-}
+const struct iopfq_ops tp_ops = {
+	.page_response = tp_page_response,
+	.synchronize = tp_synchronize,
+	.notify = tp_notify,
+	.now_ns = tp_now,
+	.aged = tp_aged,
+	.relax = tp_relax,
+};
 
 void tp_set_now(struct tp_ctx *tp, uint64_t now_ns)
 {
 	__atomic_store_n(&tp->now_ns, now_ns, __ATOMIC_RELAXED);
 }
 
+void *tp_mem_alloc(size_t size)
+{
+	return aligned_alloc(IOPFQ_MEM_ALIGN, (size + IOPFQ_MEM_ALIGN - 1) & ~(size_t)(IOPFQ_MEM_ALIGN - 1));
+}
+
 struct iopfq *tp_queue_new(const struct iopfq_config *cfg, struct tp_ctx *tp, int *err)
 {
 	size_t size = iopfq_memsize(cfg);
-	struct iopfq_ops ops = tp_ops(tp);
-	struct iopfq *q;
+	struct iopfq *q = NULL;
 	void *mem;
+	int rc;
 
 	if (!size) {
 		if (err)
 			*err = -IOPFQ_EINVAL;
 		return NULL;
 	}
-	mem = aligned_alloc(64, (size + 63) & ~(size_t)63);
+	mem = tp_mem_alloc(size);
 	if (!mem)
 		abort();
 	memset(mem, 0xa5, size); /* poison: init must not rely on zeroed memory */
-	q = iopfq_init(mem, size, cfg, &ops, err);
-	if (!q)
+	rc = iopfq_init(mem, size, cfg, &tp_ops, tp, &q);
+	if (err)
+		*err = rc;
+	if (rc)
 		free(mem);
-	return q;
+	return rc ? NULL : q;
 }
 
 void tp_queue_free(struct iopfq *q)

@@ -33,9 +33,13 @@ struct tp_ctx {
 
 void tp_init(struct tp_ctx *tp);
 void tp_destroy(struct tp_ctx *tp);
-struct iopfq_ops tp_ops(struct tp_ctx *tp);
+/* The hooks, for iopfq_init(..., &tp_ops, tp, ...) */
+extern const struct iopfq_ops tp_ops;
 void tp_set_now(struct tp_ctx *tp, uint64_t now_ns);
 void tp_clear(struct tp_ctx *tp);  /* forget recorded responses and warnings */
+
+/* @size bytes (rounded up) aligned to IOPFQ_MEM_ALIGN, for iopfq_init(); free() them */
+void *tp_mem_alloc(size_t size);
 
 /* A queue in freshly allocated, cache-line-aligned memory; NULL and *err on failure. */
 struct iopfq *tp_queue_new(const struct iopfq_config *cfg, struct tp_ctx *tp, int *err);

@@ -2,12 +2,12 @@
 /*
  * test_queue_api.c - the queue's API surface and its validation:
  *
- *   iopfq_geometry / iopfq_memsize / iopfq_init: every bad configuration,
+ *   iopfq_config_geometry / iopfq_memsize / iopfq_init: every bad configuration,
  *	too little memory, misaligned memory, a missing hook (-EINVAL, NULL,
  *	memory untouched); the sizes derived from the budget.
- *   iopfq_attach / iopfq_dev_lookup: -EINVAL, -EEXIST, -ENOSPC (budget and
+ *   iopfq_dev_attach / iopfq_dev_lookup: -EINVAL, -EEXIST, -ENOSPC (budget and
  *	device table), -ENOENT.
- *   iopfq_detach: INVALID (origin DETACH) to the device's ready and delivered
+ *   iopfq_dev_detach: INVALID (origin DETACH) to the device's ready and delivered
  *	groups only, partial pages discarded, cookies revoked, credits back,
  *	synchronize called, stale handle -ENODEV everywhere afterwards, and
  *	forever: a slot whose generations are spent is retired (dev_gen_bits).
@@ -49,23 +49,22 @@ static struct iopfq_config mkcfg(iopfq_u32 devs, iopfq_u32 budget, iopfq_u32 mar
 static void expect_bad_config(struct fx *f, const struct iopfq_config *cfg)
 {
 	struct iopfq_config ok = mkcfg(1, 2, 0, 0);
-	struct iopfq_ops ops = tp_ops(&f->tp);
+	struct iopfq_ops ops = tp_ops;
 	struct iopfq_geometry geo;
 	size_t size = iopfq_memsize(&ok) + 4096;
-	unsigned char *mem = aligned_alloc(64, size);
+	unsigned char *mem = tp_mem_alloc(size);
 	unsigned char *copy = malloc(size);
-	int err = 12345;
+	struct iopfq *q = (struct iopfq *)&copy;
 
 	assert_non_null(mem);
 	assert_non_null(copy);
-	assert_int_equal(iopfq_geometry(cfg, &geo), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_config_geometry(cfg, &geo), -IOPFQ_EINVAL);
 	assert_int_equal(iopfq_memsize(cfg), 0);
 	memset(mem, 0xa5, size);
 	memcpy(copy, mem, size);
-	assert_null(iopfq_init(mem, size, cfg, &ops, &err));
-	assert_int_equal(err, -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_init(mem, size, cfg, &ops, &f->tp, &q), -IOPFQ_EINVAL);
+	assert_ptr_equal(q, (struct iopfq *)&copy); /* untouched on error */
 	assert_memory_equal(mem, copy, size);
-	assert_null(iopfq_init(mem, size, cfg, &ops, NULL)); /* err may be NULL */
 	assert_int_equal(f->tp.nresp, 0);
 	free(copy);
 	free(mem);
@@ -85,7 +84,7 @@ static void test_cfg_too_many_devices(void **state)
 
 	expect_bad_config(*state, &c);
 	c.max_devices = IOPFQ_MAX_DEVICES; /* the limit itself is fine */
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_not_equal(iopfq_memsize(&c), 0);
 }
 
@@ -103,7 +102,7 @@ static void test_cfg_budget_too_large(void **state)
 
 	expect_bad_config(*state, &c);
 	c.credit_budget = IOPFQ_MAX_CREDITS;
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_equal(geo.group_slots, IOPFQ_MAX_CREDITS);
 	assert_int_not_equal(iopfq_memsize(&c), 0);
 }
@@ -115,7 +114,7 @@ static void test_cfg_marker_credits_too_large(void **state)
 
 	expect_bad_config(*state, &c);
 	c.marker_credits = IOPFQ_MAX_MARKER_CREDITS;
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_equal(geo.ring_slots, 128); /* 2 + 64 -> 128 */
 }
 
@@ -126,7 +125,7 @@ static void test_cfg_gen_bits_one(void **state)
 
 	expect_bad_config(*state, &c);
 	c.cookie_gen_bits = 2;
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_equal(geo.cookie_gen_bits, 2);
 }
 
@@ -140,7 +139,7 @@ static void test_cfg_gen_bits_too_large(void **state)
 	c.cookie_gen_bits = 32;
 	expect_bad_config(*state, &c);
 	c.cookie_gen_bits = 30;
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_equal(geo.cookie_gen_bits, 30);
 }
 
@@ -150,8 +149,8 @@ static void test_geometry_null(void **state)
 	struct iopfq_geometry geo;
 
 	(void)state;
-	assert_int_equal(iopfq_geometry(NULL, &geo), -IOPFQ_EINVAL);
-	assert_int_equal(iopfq_geometry(&c, NULL), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_config_geometry(NULL, &geo), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_config_geometry(&c, NULL), -IOPFQ_EINVAL);
 	assert_int_equal(iopfq_memsize(NULL), 0);
 }
 
@@ -174,9 +173,9 @@ static void test_geometry_failure_leaves_output(void **state)
 	memset(&poison, 0xa5, sizeof(poison));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		geo = poison;
-		assert_int_equal(iopfq_geometry(&bad[i], &geo), -IOPFQ_EINVAL);
+		assert_int_equal(iopfq_config_geometry(&bad[i], &geo), -IOPFQ_EINVAL);
 		if (memcmp(&geo, &poison, sizeof(geo))) {
-			print_error("config %zu (gen_bits %u): iopfq_geometry() wrote *geo "
+			print_error("config %zu (gen_bits %u): iopfq_config_geometry() wrote *geo "
 				    "although it failed\n", i, bad[i].cookie_gen_bits);
 			written++;
 		}
@@ -191,7 +190,7 @@ static void test_geometry_budget_2(void **state)
 	struct iopfq_geometry geo;
 
 	(void)state;
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_equal(geo.ring_slots, 4);   /* 2 + 1 * 2 markers */
 	assert_int_equal(geo.cookie_slots, 4); /* 2 * 2 */
 	assert_int_equal(geo.cookie_index_bits, 2);
@@ -207,7 +206,7 @@ static void test_geometry_derived(void **state)
 	struct iopfq_geometry geo;
 
 	(void)state;
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_equal(geo.ring_slots, 32);   /* pow2 >= 5 + 3 * 4 = 17 */
 	assert_int_equal(geo.cookie_slots, 16); /* pow2 >= 10 */
 	assert_int_equal(geo.cookie_index_bits, 4);
@@ -217,7 +216,7 @@ static void test_geometry_derived(void **state)
 	assert_int_equal(geo.hash_buckets, 8);
 
 	c = mkcfg(1, 1, 0, 0); /* the smallest queue */
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_equal(geo.ring_slots, 4);
 	assert_int_equal(geo.cookie_slots, 2);
 	assert_int_equal(geo.cookie_index_bits, 1);
@@ -241,15 +240,15 @@ static void expect_init_refused(void *mem, size_t memsize, size_t span,
 				const struct iopfq_config *cfg, const struct iopfq_ops *ops)
 {
 	unsigned char *copy = NULL;
-	int err = 12345;
+	struct iopfq *q = (struct iopfq *)&span;
 
 	if (mem) {
 		copy = malloc(span);
 		assert_non_null(copy);
 		memcpy(copy, mem, span);
 	}
-	assert_null(iopfq_init(mem, memsize, cfg, ops, &err));
-	assert_int_equal(err, -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_init(mem, memsize, cfg, ops, NULL, &q), -IOPFQ_EINVAL);
+	assert_ptr_equal(q, (struct iopfq *)&span); /* untouched on error */
 	if (mem)
 		assert_memory_equal(mem, copy, span);
 	free(copy);
@@ -259,29 +258,33 @@ static void test_init_memsize_too_small(void **state)
 {
 	struct fx *f = *state;
 	struct iopfq_config c = mkcfg(2, 4, 0, 2);
-	struct iopfq_ops ops = tp_ops(&f->tp);
+	struct iopfq_ops ops = tp_ops;
 	size_t size = iopfq_memsize(&c);
-	void *mem = aligned_alloc(64, size);
+	void *mem = tp_mem_alloc(size);
+	struct iopfq *q = NULL;
 
 	assert_non_null(mem);
 	memset(mem, 0xa5, size);
 	expect_init_refused(mem, size - 1, size, &c, &ops);
 	expect_init_refused(mem, 0, size, &c, &ops);
-	assert_ptr_equal(iopfq_init(mem, size, &c, &ops, NULL), mem);
+	assert_int_equal(iopfq_init(mem, size, &c, &ops, &f->tp, NULL), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_init(mem, size, &c, &ops, &f->tp, &q), 0);
+	assert_ptr_equal(q, mem);
 	free(mem);
 }
 
 static void test_init_misaligned(void **state)
 {
-	struct fx *f = *state;
 	struct iopfq_config c = mkcfg(2, 4, 0, 2);
-	struct iopfq_ops ops = tp_ops(&f->tp);
+	struct iopfq_ops ops = tp_ops;
 	size_t size = iopfq_memsize(&c);
-	unsigned char *mem = aligned_alloc(64, size + 128);
+	size_t span = ((size + IOPFQ_MEM_ALIGN - 1) & ~(size_t)(IOPFQ_MEM_ALIGN - 1)) + 2 * IOPFQ_MEM_ALIGN;
+	unsigned char *mem = aligned_alloc(IOPFQ_MEM_ALIGN, span);
 	size_t off;
 
+	(void)state;
 	assert_non_null(mem);
-	memset(mem, 0xa5, size + 128);
+	memset(mem, 0xa5, span);
 	for (off = 4; off < 64; off += 4)
 		expect_init_refused(mem + off, size + 64, size + 64, &c, &ops);
 	free(mem);
@@ -289,26 +292,26 @@ static void test_init_misaligned(void **state)
 
 static void test_init_null_mem(void **state)
 {
-	struct fx *f = *state;
 	struct iopfq_config c = mkcfg(2, 4, 0, 2);
-	struct iopfq_ops ops = tp_ops(&f->tp);
+	struct iopfq_ops ops = tp_ops;
 
+	(void)state;
 	expect_init_refused(NULL, iopfq_memsize(&c), 0, &c, &ops);
 }
 
 static void test_init_missing_hook(void **state)
 {
-	struct fx *f = *state;
 	struct iopfq_config c = mkcfg(2, 4, 0, 2);
 	size_t size = iopfq_memsize(&c);
-	void *mem = aligned_alloc(64, size);
+	void *mem = tp_mem_alloc(size);
 	struct iopfq_ops ops;
 	int hook;
 
+	(void)state;
 	assert_non_null(mem);
 	memset(mem, 0xa5, size);
-	for (hook = 0; hook < 5; hook++) {
-		ops = tp_ops(&f->tp);
+	for (hook = 0; hook < 4; hook++) {
+		ops = tp_ops;
 		switch (hook) {
 		case 0:
 			ops.page_response = NULL;
@@ -319,11 +322,8 @@ static void test_init_missing_hook(void **state)
 		case 2:
 			ops.notify = NULL;
 			break;
-		case 3:
-			ops.now_ns = NULL;
-			break;
 		default:
-			ops.aged = NULL;
+			ops.now_ns = NULL;
 			break;
 		}
 		expect_init_refused(mem, size, size, &c, &ops);
@@ -332,19 +332,31 @@ static void test_init_missing_hook(void **state)
 	free(mem);
 }
 
-static void test_init_relax_optional(void **state)
+/* relax and aged are optional; without aged, a scan still counts what it finds */
+static void test_init_relax_aged_optional(void **state)
 {
 	struct fx *f = *state;
 	struct iopfq_config c = mkcfg(2, 4, 0, 2);
-	struct iopfq_ops ops = tp_ops(&f->tp);
+	struct iopfq_ops ops = tp_ops;
 	size_t size = iopfq_memsize(&c);
-	void *mem = aligned_alloc(64, size);
-	int err = 12345;
+	void *mem = tp_mem_alloc(size);
+	struct iopfq_counters cn;
+	struct iopfq *q = NULL;
+	iopfq_dev_t d;
 
 	assert_non_null(mem);
 	ops.relax = NULL;
-	assert_ptr_equal(iopfq_init(mem, size, &c, &ops, &err), mem);
-	assert_int_equal(err, 0);
+	ops.aged = NULL;
+	assert_int_equal(iopfq_init(mem, size, &c, &ops, &f->tp, &q), 0);
+	assert_ptr_equal(q, mem);
+	assert_int_equal(iopfq_dev_attach(q, 10, 2, NULL, &d), 0);
+	assert_int_equal(tp_report(q, d, &(struct iopfq_request){ .flags = 0, .grpid = 1,
+				   .perm = IOPFQ_PGFAULT_PERM_READ, .addr = 0x1000 }, NULL), 0);
+	assert_int_equal(iopfq_age_scan(q, 0), 1);
+	assert_int_equal(f->tp.naged, 0);
+	iopfq_counters(q, &cn);
+	assert_int_equal(cn.aged_warnings, 1);
+	assert_int_equal(iopfq_dev_detach(q, d), 0);
 	free(mem);
 }
 
@@ -412,7 +424,7 @@ static void test_attach_zero_credits(void **state)
 
 	fx_open(f, 2, 4, 0, 2);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_attach(f->q, 100, 0, NULL, &h), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_dev_attach(f->q, 100, 0, NULL, &h), -IOPFQ_EINVAL);
 	assert_int_equal(h, 0xdeadbeef);
 	snap_check(f, &s);
 	assert_int_equal(iopfq_dev_lookup(f->q, 100, &h), -IOPFQ_ENOENT);
@@ -426,7 +438,7 @@ static void test_attach_null_handle(void **state)
 
 	fx_open(f, 2, 4, 0, 2);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_attach(f->q, 100, 1, NULL, NULL), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_dev_attach(f->q, 100, 1, NULL, NULL), -IOPFQ_EINVAL);
 	snap_check(f, &s);
 	assert_int_equal(iopfq_dev_lookup(f->q, 100, &h), -IOPFQ_ENOENT);
 }
@@ -440,16 +452,16 @@ static void test_attach_duplicate(void **state)
 	fx_open(f, 2, 4, 0, 2);
 	a = att(f, 100, 1, NULL);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_attach(f->q, 100, 1, NULL, &h), -IOPFQ_EEXIST);
+	assert_int_equal(iopfq_dev_attach(f->q, 100, 1, NULL, &h), -IOPFQ_EEXIST);
 	assert_int_equal(h, 0xdeadbeef);
 	snap_check(f, &s);
 	assert_int_equal(iopfq_dev_lookup(f->q, 100, &h), 0);
 	assert_int_equal(h, a);
 	/* a failed device is still attached */
-	assert_int_equal(iopfq_dev_set_failed(f->q, a, 1), 0);
+	assert_int_equal(iopfq_dev_set_flags(f->q, a, IOPFQ_DEV_FAILED), 0);
 	h = 0xdeadbeef;
 	snap_take(f, &s);
-	assert_int_equal(iopfq_attach(f->q, 100, 1, NULL, &h), -IOPFQ_EEXIST);
+	assert_int_equal(iopfq_dev_attach(f->q, 100, 1, NULL, &h), -IOPFQ_EEXIST);
 	assert_int_equal(h, 0xdeadbeef);
 	snap_check(f, &s);
 }
@@ -463,14 +475,14 @@ static void test_attach_budget_spent(void **state)
 	fx_open(f, 4, 4, 0, 2);
 	att(f, 100, 3, NULL);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_attach(f->q, 200, 2, NULL, &h), -IOPFQ_ENOSPC);
+	assert_int_equal(iopfq_dev_attach(f->q, 200, 2, NULL, &h), -IOPFQ_ENOSPC);
 	assert_int_equal(h, 0xdeadbeef);
 	snap_check(f, &s);
 	assert_int_equal(iopfq_dev_lookup(f->q, 200, &h), -IOPFQ_ENOENT);
 	/* exactly the remainder fits; then nothing does */
 	att(f, 200, 1, NULL);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_attach(f->q, 300, 1, NULL, &h), -IOPFQ_ENOSPC);
+	assert_int_equal(iopfq_dev_attach(f->q, 300, 1, NULL, &h), -IOPFQ_ENOSPC);
 	snap_check(f, &s);
 	assert_int_equal(cnt(f).credits_attached, 4);
 }
@@ -483,8 +495,8 @@ static void test_attach_more_than_budget(void **state)
 
 	fx_open(f, 4, 4, 0, 2);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_attach(f->q, 100, 5, NULL, &h), -IOPFQ_ENOSPC);
-	assert_int_equal(iopfq_attach(f->q, 100, 0xffffffffu, NULL, &h), -IOPFQ_ENOSPC);
+	assert_int_equal(iopfq_dev_attach(f->q, 100, 5, NULL, &h), -IOPFQ_ENOSPC);
+	assert_int_equal(iopfq_dev_attach(f->q, 100, 0xffffffffu, NULL, &h), -IOPFQ_ENOSPC);
 	assert_int_equal(h, 0xdeadbeef);
 	snap_check(f, &s);
 }
@@ -499,7 +511,7 @@ static void test_attach_device_table_full(void **state)
 	att(f, 100, 1, NULL);
 	att(f, 200, 1, NULL);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_attach(f->q, 300, 1, NULL, &h), -IOPFQ_ENOSPC);
+	assert_int_equal(iopfq_dev_attach(f->q, 300, 1, NULL, &h), -IOPFQ_ENOSPC);
 	assert_int_equal(h, 0xdeadbeef);
 	snap_check(f, &s);
 	assert_int_equal(cnt(f).devices_attached, 2);
@@ -548,7 +560,7 @@ static void test_detach_answers_own_groups(void **state)
 	assert_int_equal(before.partial, 1);
 	syncs = f->tp.synchronizes;
 
-	assert_int_equal(iopfq_detach(f->q, a), 0);
+	assert_int_equal(iopfq_dev_detach(f->q, a), 0);
 	assert_true(f->tp.synchronizes > syncs);
 
 	assert_int_equal(f->tp.nresp, 2);
@@ -605,7 +617,7 @@ static void test_detach_revokes_cookies(void **state)
 	a = att(f, 10, 2, NULL);
 	rep_ok(f, a, 1, 1, 1, 0x1000);
 	cookie = read_group(f, 1);
-	assert_int_equal(iopfq_detach(f->q, a), 0);
+	assert_int_equal(iopfq_dev_detach(f->q, a), 0);
 	assert_int_equal(f->tp.nresp, 1);
 	snap_take(f, &s);
 	assert_int_equal(respond1(f, cookie, IOPFQ_PAGE_RESP_SUCCESS), -IOPFQ_EINVAL);
@@ -629,7 +641,7 @@ static void test_detach_returns_credits(void **state)
 	rep_ok(f, a, 1, 3, 0, 0x3000);  /* partial */
 	rep_ok(f, a, 1, 3, 0, 0x4000);  /* partial, in the ring */
 	assert_int_equal(rep(f, a, 1, 4, 1, 0x5000), -IOPFQ_EDQUOT);
-	assert_int_equal(iopfq_detach(f->q, a), 0);
+	assert_int_equal(iopfq_dev_detach(f->q, a), 0);
 	assert_int_equal(cnt(f).credits_attached, 0);
 
 	/* the whole budget is free again: a device using all of it attaches and reports */
@@ -654,7 +666,7 @@ static void test_detach_stale_handle(void **state)
 	fx_open(f, 1, 4, 0, 2);
 	a = att(f, 10, 2, NULL);
 	rep_ok(f, a, 1, 1, 1, 0x1000);
-	assert_int_equal(iopfq_detach(f->q, a), 0);
+	assert_int_equal(iopfq_dev_detach(f->q, a), 0);
 	assert_int_equal(iopfq_dev_lookup(f->q, 10, &h), -IOPFQ_ENOENT);
 
 	snap_take(f, &s);
@@ -664,10 +676,10 @@ static void test_detach_stale_handle(void **state)
 	snap_check(f, &s);
 
 	snap_take(f, &s);
-	assert_int_equal(iopfq_flush(f->q, a, 1, 1, 0), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_detach(f->q, a), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_dev_set_failed(f->q, a, 1), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_dev_set_failed(f->q, a, 0), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_flush(f->q, a, 1, IOPFQ_FLUSH_PASID_VALID), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_detach(f->q, a), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_set_flags(f->q, a, IOPFQ_DEV_FAILED), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_set_flags(f->q, a, 0), -IOPFQ_ENODEV);
 	assert_int_equal(f->tp.synchronizes, s.synchronizes);
 	snap_check(f, &s);
 
@@ -676,9 +688,9 @@ static void test_detach_stale_handle(void **state)
 	assert_int_not_equal(a2, a);
 	snap_take(f, &s);
 	assert_int_equal(tp_report(f->q, a, &r, NULL), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_flush(f->q, a, 1, 1, 0), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_dev_set_failed(f->q, a, 1), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_detach(f->q, a), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_flush(f->q, a, 1, IOPFQ_FLUSH_PASID_VALID), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_set_flags(f->q, a, IOPFQ_DEV_FAILED), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_detach(f->q, a), -IOPFQ_ENODEV);
 	s.c.refused_nodev++;
 	snap_check(f, &s);
 	rep_ok(f, a2, 1, 1, 1, 0x1000);
@@ -694,9 +706,9 @@ static void expect_stale(struct fx *f, iopfq_dev_t h)
 
 	snap_take(f, &s);
 	assert_int_equal(tp_report(f->q, h, &r, NULL), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_flush(f->q, h, 1, 1, 0), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_dev_set_failed(f->q, h, 1), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_detach(f->q, h), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_flush(f->q, h, 1, IOPFQ_FLUSH_PASID_VALID), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_set_flags(f->q, h, IOPFQ_DEV_FAILED), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_detach(f->q, h), -IOPFQ_ENODEV);
 	s.c.refused_nodev++;
 	snap_check(f, &s);
 }
@@ -717,7 +729,7 @@ static void test_detach_handle_stale_forever(void **state)
 	f->cfg.max_devices = 2;
 	f->cfg.credit_budget = 4;
 	f->cfg.dev_gen_bits = 2;
-	assert_int_equal(iopfq_geometry(&f->cfg, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&f->cfg, &geo), 0);
 	assert_int_equal(geo.dev_gen_bits, 2);
 	f->q = tp_queue_new(&f->cfg, &f->tp, &err);
 	assert_non_null(f->q);
@@ -726,7 +738,7 @@ static void test_detach_handle_stale_forever(void **state)
 	for (i = 0; i < 3; i++) {
 		h[i] = att(f, 10, 2, NULL);
 		assert_int_equal(h[i] & (IOPFQ_MAX_DEVICES - 1), 0);
-		assert_int_equal(iopfq_detach(f->q, h[i]), 0);
+		assert_int_equal(iopfq_dev_detach(f->q, h[i]), 0);
 	}
 	first = h[0];
 	/* slot 0 is retired: the next device lands in slot 1 */
@@ -739,10 +751,10 @@ static void test_detach_handle_stale_forever(void **state)
 	assert_int_equal(drain_all(f), 1);
 
 	/* slot 1 spent too: the table admits nobody any more, and says so */
-	assert_int_equal(iopfq_detach(f->q, other), 0);
+	assert_int_equal(iopfq_dev_detach(f->q, other), 0);
 	for (i = 0; i < 2; i++)
-		assert_int_equal(iopfq_detach(f->q, att(f, 10, 2, NULL)), 0);
-	assert_int_equal(iopfq_attach(f->q, 10, 2, NULL, &other), -IOPFQ_ENOSPC);
+		assert_int_equal(iopfq_dev_detach(f->q, att(f, 10, 2, NULL)), 0);
+	assert_int_equal(iopfq_dev_attach(f->q, 10, 2, NULL, &other), -IOPFQ_ENOSPC);
 	expect_stale(f, first);
 	assert_int_equal(cnt(f).devices_attached, 0);
 	assert_conserved(f);
@@ -753,10 +765,10 @@ static void test_cfg_dev_gen_bits(void **state)
 	struct iopfq_config c = mkcfg(1, 2, 0, 0);
 	struct iopfq_geometry geo;
 
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_equal(geo.dev_gen_bits, IOPFQ_DEV_GEN_BITS); /* default: what the index leaves */
 	c.dev_gen_bits = 1;
-	assert_int_equal(iopfq_geometry(&c, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&c, &geo), 0);
 	assert_int_equal(geo.dev_gen_bits, 1);
 	c.dev_gen_bits = IOPFQ_DEV_GEN_BITS + 1;
 	expect_bad_config(*state, &c);
@@ -773,8 +785,8 @@ static void test_detach_failed_device(void **state)
 	fx_open(f, 1, 4, 0, 2);
 	a = att(f, 10, 2, &ctx_a);
 	rep_ok(f, a, 5, 6, 1, 0x1000);
-	assert_int_equal(iopfq_dev_set_failed(f->q, a, 1), 0);
-	assert_int_equal(iopfq_detach(f->q, a), 0);
+	assert_int_equal(iopfq_dev_set_flags(f->q, a, IOPFQ_DEV_FAILED), 0);
+	assert_int_equal(iopfq_dev_detach(f->q, a), 0);
 	r = find_resp(f, 0, 10, 5, 6);
 	assert_non_null(r);
 	assert_int_equal(r->origin, IOPFQ_ANSWER_DETACH);
@@ -799,9 +811,9 @@ static void test_detach_keeps_statistics(void **state)
 	bad = tp_marker(1);
 	assert_int_equal(tp_report(f->q, a, &bad, NULL), 0);
 	assert_int_equal(tp_report(f->q, a, &bad, NULL), -IOPFQ_EDQUOT);
-	assert_int_equal(iopfq_dev_set_failed(f->q, a, 1), 0);
+	assert_int_equal(iopfq_dev_set_flags(f->q, a, IOPFQ_DEV_FAILED), 0);
 	assert_int_equal(rep(f, a, 1, 3, 1, 0x3000), -IOPFQ_EIO);
-	assert_int_equal(iopfq_detach(f->q, a), 0);
+	assert_int_equal(iopfq_dev_detach(f->q, a), 0);
 	c = cnt(f);
 	assert_int_equal(c.accepted, 1);
 	assert_int_equal(c.markers_accepted, 1);
@@ -1129,7 +1141,7 @@ static void test_report_failed_device(void **state)
 	struct snap s;
 
 	d = std_open(f);
-	assert_int_equal(iopfq_dev_set_failed(f->q, d, 1), 0);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d, IOPFQ_DEV_FAILED), 0);
 	snap_take(f, &s);
 	assert_int_equal(tp_report(f->q, d, &r, &answer), -IOPFQ_EIO);
 	assert_int_equal(answer, IOPFQ_HW_NONE);
@@ -1139,14 +1151,14 @@ static void test_report_failed_device(void **state)
 	assert_int_equal(cnt(f).partial, 1); /* the marker did not reach the queue */
 
 	/* still looked up, still failed when set twice */
-	assert_int_equal(iopfq_dev_set_failed(f->q, d, 1), 0);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d, IOPFQ_DEV_FAILED), 0);
 	snap_take(f, &s);
 	assert_int_equal(tp_report(f->q, d, &r, NULL), -IOPFQ_EIO);
 	s.c.refused_failed++;
 	snap_check(f, &s);
 
 	/* re-enabled: the same request is taken and completes the partial group */
-	assert_int_equal(iopfq_dev_set_failed(f->q, d, 0), 0);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d, 0), 0);
 	assert_int_equal(tp_report(f->q, d, &r, NULL), 0);
 	assert_int_equal(cnt(f).refused_failed, 3);
 	std_finish(f, 3);
@@ -1159,7 +1171,7 @@ static void test_failed_device_groups_stay(void **state)
 	iopfq_dev_t d = std_open(f);
 	iopfq_u32 cookie;
 
-	assert_int_equal(iopfq_dev_set_failed(f->q, d, 1), 0);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d, IOPFQ_DEV_FAILED), 0);
 	cookie = read_group(f, 1);
 	assert_int_equal(respond1(f, cookie, IOPFQ_PAGE_RESP_SUCCESS), 1);
 	assert_int_equal(f->tp.nresp, 1);
@@ -1169,6 +1181,52 @@ static void test_failed_device_groups_stay(void **state)
 	assert_conserved(f);
 }
 
+/* An unknown flag is refused and changes nothing: the device stays healthy */
+static void test_set_flags_unknown(void **state)
+{
+	struct fx *f = *state;
+	iopfq_dev_t d = std_open(f);
+	struct snap s;
+
+	snap_take(f, &s);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d, 1u << 1), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d, IOPFQ_DEV_FAILED | (1u << 31)), -IOPFQ_EINVAL);
+	snap_check(f, &s);
+	rep_ok(f, d, 7, 2, 1, 0x3000);
+	std_finish(f, 3);
+}
+
+/* One rule for a NULL queue: -EINVAL from every call that returns int */
+static void test_null_queue(void **state)
+{
+	struct iopfq_hwpt_pgfault rec;
+	struct iopfq_hwpt_page_response resp = { 0, 0 };
+	struct iopfq_request r = tp_req(1, 1, 1, 0x1000);
+	struct iopfq_counters c;
+	iopfq_dev_t h = 0;
+	iopfq_u32 answer = 7;
+
+	(void)state;
+	assert_int_equal(iopfq_dev_attach(NULL, 1, 1, NULL, &h), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_dev_detach(NULL, h), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_dev_lookup(NULL, 1, &h), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_dev_set_flags(NULL, h, 0), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_report(NULL, h, &r, &answer), -IOPFQ_EINVAL);
+	assert_int_equal(answer, IOPFQ_HW_NONE);
+	assert_int_equal(iopfq_read(NULL, &rec, 1), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_read_restore(NULL, &rec, 1), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_next_group_size(NULL), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_respond(NULL, &resp, 1), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_flush(NULL, h, 0, 0), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_age_scan(NULL, 0), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_prepare_sleep(NULL), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_poll_ready(NULL), -IOPFQ_EINVAL);
+	memset(&c, 0xa5, sizeof(c));
+	iopfq_counters(NULL, &c); /* nothing, and no crash */
+	assert_int_equal(c.accepted, 0xa5a5a5a5a5a5a5a5ull);
+	iopfq_finish_sleep(NULL);
+}
+
 static void test_set_failed_bad_handle(void **state)
 {
 	struct fx *f = *state;
@@ -1176,9 +1234,9 @@ static void test_set_failed_bad_handle(void **state)
 	struct snap s;
 
 	snap_take(f, &s);
-	assert_int_equal(iopfq_dev_set_failed(f->q, 0, 1), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_dev_set_failed(f->q, d ^ (1u << 12), 1), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_dev_set_failed(f->q, d + 1, 1), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_set_flags(f->q, 0, IOPFQ_DEV_FAILED), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d ^ (1u << 12), IOPFQ_DEV_FAILED), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d + 1, IOPFQ_DEV_FAILED), -IOPFQ_ENODEV);
 	snap_check(f, &s);
 	rep_ok(f, d, 7, 2, 1, 0x3000); /* d was not failed by any of those */
 	std_finish(f, 3);
@@ -1220,7 +1278,7 @@ int main(void)
 		T(test_init_misaligned),
 		T(test_init_null_mem),
 		T(test_init_missing_hook),
-		T(test_init_relax_optional),
+		T(test_init_relax_aged_optional),
 		T(test_init_empty_queue),
 		T(test_attach_and_lookup),
 		T(test_lookup_unknown),
@@ -1255,6 +1313,8 @@ int main(void)
 		T(test_report_failed_device),
 		T(test_failed_device_groups_stay),
 		T(test_set_failed_bad_handle),
+		T(test_set_flags_unknown),
+		cmocka_unit_test(test_null_queue),
 		T(test_report_success_answer_none),
 #undef T
 	};

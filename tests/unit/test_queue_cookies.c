@@ -275,7 +275,7 @@ static void test_respond_revoked_by_flush(void **state)
 	d = att(f, 10, 2, NULL);
 	cookie = deliver1(f, d, 1, 1);
 	other = deliver1(f, d, 2, 1);
-	assert_int_equal(iopfq_flush(f->q, d, 1, 1, 0), 0);
+	assert_int_equal(iopfq_flush(f->q, d, 1, IOPFQ_FLUSH_PASID_VALID), 0);
 	assert_int_equal(f->tp.nresp, 1);
 	assert_int_equal(f->tp.resp[0].origin, IOPFQ_ANSWER_FLUSH);
 	expect_bad_answer(f, cookie, IOPFQ_PAGE_RESP_SUCCESS);
@@ -293,7 +293,7 @@ static void test_respond_revoked_by_flush_no_response(void **state)
 	fx_open(f, 1, 2, 0, 2);
 	d = att(f, 10, 2, NULL);
 	cookie = deliver1(f, d, 1, 1);
-	assert_int_equal(iopfq_flush(f->q, d, 1, 1, IOPFQ_FLUSH_NO_RESPONSE), 0);
+	assert_int_equal(iopfq_flush(f->q, d, 1, IOPFQ_FLUSH_PASID_VALID | IOPFQ_FLUSH_NO_RESPONSE), 0);
 	expect_bad_answer(f, cookie, IOPFQ_PAGE_RESP_INVALID);
 	assert_int_equal(f->tp.nresp, 0);
 	assert_int_equal(cnt(f).discarded, 1);
@@ -309,7 +309,7 @@ static void test_respond_revoked_by_detach(void **state)
 	fx_open(f, 1, 2, 0, 2);
 	d = att(f, 10, 2, NULL);
 	cookie = deliver1(f, d, 1, 1);
-	assert_int_equal(iopfq_detach(f->q, d), 0);
+	assert_int_equal(iopfq_dev_detach(f->q, d), 0);
 	assert_int_equal(f->tp.nresp, 1);
 	assert_int_equal(f->tp.resp[0].origin, IOPFQ_ANSWER_DETACH);
 	expect_bad_answer(f, cookie, IOPFQ_PAGE_RESP_SUCCESS);
@@ -576,7 +576,7 @@ static void test_read_restore_whole_read(void **state)
 	assert_int_equal(again[0].cookie, again[2].cookie);
 	assert_int_not_equal(again[0].cookie, recs[0].cookie);
 	/* the restored groups are ordinary delivered groups: detach answers them */
-	assert_int_equal(iopfq_detach(f->q, d), 0);
+	assert_int_equal(iopfq_dev_detach(f->q, d), 0);
 	assert_int_equal(f->tp.nresp, 2);
 	assert_conserved(f);
 }
@@ -662,7 +662,7 @@ static void test_stale_cookie_bound(void **state)
 	struct snap s;
 
 	fx_open(f, 1, 2, 0, 2);
-	assert_int_equal(iopfq_geometry(&f->cfg, &geo), 0);
+	assert_int_equal(iopfq_config_geometry(&f->cfg, &geo), 0);
 	assert_int_equal(geo.cookie_slots, 4);
 	assert_int_equal(geo.cookie_gen_bits, 2);
 	alias_after = geo.cookie_slots * ((1u << geo.cookie_gen_bits) - 1);

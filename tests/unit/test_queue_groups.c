@@ -601,7 +601,7 @@ static void test_flush_pasid(void **state)
 	before = cnt(f);
 	syncs = f->tp.synchronizes;
 
-	assert_int_equal(iopfq_flush(f->q, a, 1, 1, 0), 0);
+	assert_int_equal(iopfq_flush(f->q, a, 1, IOPFQ_FLUSH_PASID_VALID), 0);
 	assert_true(f->tp.synchronizes > syncs);
 	assert_int_equal(f->tp.nresp, 2);
 	assert_int_equal(count_resp(f, 0, 20), 0);
@@ -689,7 +689,7 @@ static void test_flush_keeps_lists_intact(void **state)
 	/* partial: same pattern, grp 10 + position */
 	for (i = 0; i < 5; i++)
 		rep_ok(f, d, 1 + (i & 1), 10 + i, 0, 0x2000 + i);
-	assert_int_equal(iopfq_flush(f->q, d, 1, 1, 0), 0);
+	assert_int_equal(iopfq_flush(f->q, d, 1, IOPFQ_FLUSH_PASID_VALID), 0);
 	assert_int_equal(f->tp.nresp, 3);
 	assert_int_equal(cnt(f).discarded, 3);
 	assert_int_equal(cnt(f).ready, 2);
@@ -767,7 +767,7 @@ static void test_flush_drains_ring(void **state)
 	rep_ok(f, d, 1, 2, 1, 0x3000);
 	rep_ok(f, d, 2, 2, 1, 0x4000);
 	assert_int_equal(cnt(f).in_ring, 4);
-	assert_int_equal(iopfq_flush(f->q, d, 1, 1, 0), 0);
+	assert_int_equal(iopfq_flush(f->q, d, 1, IOPFQ_FLUSH_PASID_VALID), 0);
 	c = cnt(f);
 	assert_int_equal(c.in_ring, 0);
 	assert_int_equal(c.discarded, 2);
@@ -807,7 +807,7 @@ static void test_flush_no_response(void **state)
 	assert_int_equal(iopfq_poll_ready(f->q), 1);
 	before = cnt(f);
 	syncs = f->tp.synchronizes;
-	assert_int_equal(iopfq_flush(f->q, d, 1, 1, IOPFQ_FLUSH_NO_RESPONSE), 0);
+	assert_int_equal(iopfq_flush(f->q, d, 1, IOPFQ_FLUSH_PASID_VALID | IOPFQ_FLUSH_NO_RESPONSE), 0);
 	assert_true(f->tp.synchronizes > syncs);
 	assert_int_equal(f->tp.nresp, 0);
 	c = cnt(f);
@@ -848,7 +848,7 @@ static void test_flush_no_pasid(void **state)
 	rep_nopasid_ok(f, d, 2, 0, 0x2000);  /* partial, no PASID */
 	rep_ok(f, d, 0, 1, 1, 0x3000);       /* ready, PASID 0 */
 	rep_ok(f, d, 0, 2, 0, 0x4000);       /* partial, PASID 0 */
-	assert_int_equal(iopfq_flush(f->q, d, 0, 0, 0), 0);
+	assert_int_equal(iopfq_flush(f->q, d, 0, 0), 0);
 	assert_int_equal(f->tp.nresp, 1);
 	r = &f->tp.resp[0];
 	assert_int_equal(r->flags, 0);
@@ -880,9 +880,9 @@ static void test_flush_nothing(void **state)
 	d = att(f, 10, 4, NULL);
 	rep_ok(f, d, 1, 1, 1, 0x1000);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_flush(f->q, d, 1, 2, 0), 0);
-	assert_int_equal(iopfq_flush(f->q, d, 1, IOPFQ_PASID_MAX, IOPFQ_FLUSH_NO_RESPONSE), 0);
-	assert_int_equal(iopfq_flush(f->q, d, 0, 0, 0), 0);
+	assert_int_equal(iopfq_flush(f->q, d, 2, IOPFQ_FLUSH_PASID_VALID), 0);
+	assert_int_equal(iopfq_flush(f->q, d, IOPFQ_PASID_MAX, IOPFQ_FLUSH_PASID_VALID | IOPFQ_FLUSH_NO_RESPONSE), 0);
+	assert_int_equal(iopfq_flush(f->q, d, 0, 0), 0);
 	snap_check(f, &s);
 	assert_int_equal(drain_all(f), 1);
 }
@@ -901,8 +901,8 @@ static void test_flush_bad_flags(void **state)
 	rep_ok(f, d, 1, 2, 1, 0x2000);
 	rep_ok(f, d, 1, 3, 0, 0x3000);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_flush(f->q, d, 1, 1, 1u << 1), -IOPFQ_EINVAL);
-	assert_int_equal(iopfq_flush(f->q, d, 1, 1, IOPFQ_FLUSH_NO_RESPONSE | (1u << 31)),
+	assert_int_equal(iopfq_flush(f->q, d, 1, IOPFQ_FLUSH_PASID_VALID | 1u << 2), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_flush(f->q, d, 1, IOPFQ_FLUSH_PASID_VALID | IOPFQ_FLUSH_NO_RESPONSE | (1u << 31)),
 			 -IOPFQ_EINVAL);
 	assert_int_equal(f->tp.synchronizes, s.synchronizes);
 	snap_check(f, &s);
@@ -924,9 +924,9 @@ static void test_flush_bad_pasid(void **state)
 	rep_ok(f, d, 1, 2, 1, 0x2000);
 	rep_nopasid_ok(f, d, 3, 0, 0x3000);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_flush(f->q, d, 1, IOPFQ_PASID_MAX + 1, 0), -IOPFQ_EINVAL);
-	assert_int_equal(iopfq_flush(f->q, d, 1, 0xffffffffu, 0), -IOPFQ_EINVAL);
-	assert_int_equal(iopfq_flush(f->q, d, 0, 1, 0), -IOPFQ_EINVAL); /* no PASID: pasid 0 */
+	assert_int_equal(iopfq_flush(f->q, d, IOPFQ_PASID_MAX + 1, IOPFQ_FLUSH_PASID_VALID), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_flush(f->q, d, 0xffffffffu, IOPFQ_FLUSH_PASID_VALID), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_flush(f->q, d, 1, 0), -IOPFQ_EINVAL); /* no PASID: pasid 0 */
 	assert_int_equal(f->tp.synchronizes, s.synchronizes);
 	snap_check(f, &s);
 	assert_int_equal(respond1(f, cookie, 0), 1);
@@ -944,10 +944,10 @@ static void test_flush_bad_handle(void **state)
 	rep_ok(f, d, 1, 1, 1, 0x1000);
 	rep_ok(f, d, 1, 2, 0, 0x2000);
 	snap_take(f, &s);
-	assert_int_equal(iopfq_flush(f->q, 0, 1, 1, 0), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_flush(f->q, d + 1, 1, 1, 0), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_flush(f->q, d ^ (1u << 12), 1, 1, 0), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_flush(f->q, 0xffffffffu, 1, 1, 0), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_flush(f->q, 0, 1, IOPFQ_FLUSH_PASID_VALID), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_flush(f->q, d + 1, 1, IOPFQ_FLUSH_PASID_VALID), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_flush(f->q, d ^ (1u << 12), 1, IOPFQ_FLUSH_PASID_VALID), -IOPFQ_ENODEV);
+	assert_int_equal(iopfq_flush(f->q, 0xffffffffu, 1, IOPFQ_FLUSH_PASID_VALID), -IOPFQ_ENODEV);
 	assert_int_equal(f->tp.synchronizes, s.synchronizes);
 	snap_check(f, &s);
 	assert_int_equal(drain_all(f), 1);
@@ -1252,9 +1252,9 @@ static void test_wake_refused_report_no_notify(void **state)
 	assert_int_equal(tp_report(f->q, d, &bad, NULL), -IOPFQ_EINVAL);
 	assert_int_equal(rep(f, d, 1, 2, 1, 0x2000), -IOPFQ_EDQUOT);
 	assert_int_equal(rep(f, 0, 1, 2, 1, 0x2000), -IOPFQ_ENODEV);
-	assert_int_equal(iopfq_dev_set_failed(f->q, d, 1), 0);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d, IOPFQ_DEV_FAILED), 0);
 	assert_int_equal(rep(f, d, 1, 2, 1, 0x2000), -IOPFQ_EIO);
-	assert_int_equal(iopfq_dev_set_failed(f->q, d, 0), 0);
+	assert_int_equal(iopfq_dev_set_flags(f->q, d, 0), 0);
 	assert_int_equal(f->tp.notifies, 0);
 	rep_marker_ok(f, d, 7);
 	assert_int_equal(f->tp.notifies, 1);

@@ -22,19 +22,19 @@ pc=$(find "$prefix" -name iopfq.pc)
 [ -n "$pc" ] || fail "no iopfq.pc"
 cfg=$(find "$prefix" -name iopfqConfig.cmake)
 [ -n "$cfg" ] || fail "no iopfqConfig.cmake"
-so=$(find "$prefix" -name 'libiopfq.so.0*' -type f)
-[ -n "$so" ] || fail "no libiopfq.so.0"
+so=$(find "$prefix" -name 'libiopfq.so.1*' -type f)
+[ -n "$so" ] || fail "no libiopfq.so.1"
 find "$prefix" -name libiopfq.a | grep -q . || fail "no libiopfq.a"
 
 # Only the public API is exported, each function at the version node that
-# added it (user-adapter/libiopfq.map).
+# added it (user-adapter/libiopfq.map): all of them at IOPFQ_1.0 today.
 exported=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }')
-echo "$exported" | grep -q '^iopfq_fault_read@@IOPFQ_0.1$' || fail "iopfq_fault_read not exported at IOPFQ_0.1"
-echo "$exported" | grep -q '^iopfq_read_restore@@IOPFQ_0.2$' || fail "iopfq_read_restore not exported at IOPFQ_0.2"
-bad=$(echo "$exported" | grep -Ev '@@IOPFQ_0\.[12]$' || true)
+echo "$exported" | grep -q '^iopfq_fault_read@@IOPFQ_1.0$' || fail "iopfq_fault_read not exported at IOPFQ_1.0"
+echo "$exported" | grep -q '^iopfq_read_restore@@IOPFQ_1.0$' || fail "iopfq_read_restore not exported at IOPFQ_1.0"
+bad=$(echo "$exported" | grep -Ev '@@IOPFQ_1\.0$' || true)
 [ -z "$bad" ] || fail "unversioned exports: $bad"
 echo "$exported" | grep -Eq '^(iopfq_ring_|iopfq_platform_warn)' && fail "internal symbols exported"
-echo "exports: $(echo "$exported" | wc -l) functions at IOPFQ_0.1 and IOPFQ_0.2"
+echo "exports: $(echo "$exported" | wc -l) functions at IOPFQ_1.0"
 
 # pkg-config
 export PKG_CONFIG_PATH=$(dirname "$pc")

@@ -213,7 +213,7 @@ static uint32_t dev_index(uint32_t dev_id)
 
 static void attach(uint32_t d)
 {
-	assert_int_equal(iopfq_fault_attach(f, 1000 + d, CREDITS, (void *)(uintptr_t)d,
+	assert_int_equal(iopfq_fault_dev_attach(f, 1000 + d, CREDITS, (void *)(uintptr_t)d,
 					    &handle_of[d]), 0);
 	gen_of[d]++;
 	__atomic_store_n(&cur[d], ((uint64_t)gen_of[d] << 32) | handle_of[d], __ATOMIC_RELEASE);
@@ -306,15 +306,14 @@ static void test_detach_flush_under_load(void **state)
 			uint32_t d = (uint32_t)rand_r(&seed) % NDEV, p = (uint32_t)rand_r(&seed) % NPASID;
 
 			__atomic_fetch_add(&epoch[d][p], 1, __ATOMIC_RELEASE);
-			assert_int_equal(iopfq_fault_flush(f, handle_of[d], 1, p + 1,
-							   action == 0 ? IOPFQ_FLUSH_NO_RESPONSE : 0), 0);
+			assert_int_equal(iopfq_fault_flush(f, handle_of[d], p + 1, IOPFQ_FLUSH_PASID_VALID | (action == 0 ? IOPFQ_FLUSH_NO_RESPONSE : 0)), 0);
 			unpark(0, d, 0, p, -EINVAL);
 			flushes++;
 		} else if (action == 3) {
 			uint32_t d = (uint32_t)rand_r(&seed) % NDEV;
 
 			__atomic_store_n(&cur[d], 0, __ATOMIC_RELEASE);
-			assert_int_equal(iopfq_fault_detach(f, handle_of[d]), 0);
+			assert_int_equal(iopfq_fault_dev_detach(f, handle_of[d]), 0);
 			unpark(0, d, 1, 0, -EINVAL);
 			attach(d);
 			detaches++;
@@ -343,7 +342,7 @@ static void test_detach_flush_under_load(void **state)
 	assert_int_equal(c.accepted, c.in_ring + c.partial + c.ready + c.delivered + c.answered +
 					     c.auto_answered + c.discarded);
 	for (uint32_t d = 0; d < NDEV; d++)
-		assert_int_equal(iopfq_fault_detach(f, handle_of[d]), 0);
+		assert_int_equal(iopfq_fault_dev_detach(f, handle_of[d]), 0);
 	assert_false(fd_readable(f));
 	assert_int_equal(iopfq_fault_counters(f, &c, NULL), 0);
 	assert_int_equal(c.accepted, c.answered + c.auto_answered + c.discarded);

@@ -56,7 +56,7 @@ static int fx_setup(void **state)
 	if (iopfq_fault_create(&cfg, &ops, &x->f))
 		return -1;
 	for (uintptr_t i = 0; i < 4; i++)
-		if (iopfq_fault_attach(x->f, 100 + (uint32_t)i, 16, (void *)i, &x->dev[i]))
+		if (iopfq_fault_dev_attach(x->f, 100 + (uint32_t)i, 16, (void *)i, &x->dev[i]))
 			return -1;
 	x->ep = epoll_create1(EPOLL_CLOEXEC);
 	*state = x;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_fault_fd.c - the fault FD object's semantics, rule by rule, against
- * iommufd's fault FD (BRIEF section 2) and this project's improvements
- * visible through it (section 3):
+ * iommufd's fault FD (the rules user.h states for each call) and this
+ * project's improvements visible through it (docs/design.md):
  *
  *   read:  -ESPIPE for sizes not a multiple of 40 and for a positive
  *          offset (-EINVAL for a negative one, as pread(2)); 0 for count 0 (NULL buffer too); -EFAULT for a NULL
@@ -68,7 +68,7 @@ static void on_aged(void *arg, const struct iopfq_aged *a)
 	if (x->naged < 16)
 		x->aged[x->naged] = *a;
 	x->naged++;
-	x->reenter_rc = iopfq_fault_detach(x->f, x->a);
+	x->reenter_rc = iopfq_fault_dev_detach(x->f, x->a);
 }
 
 static int fx_make(void **state, uint32_t budget, uint32_t gen_bits)
@@ -83,8 +83,8 @@ static int fx_make(void **state, uint32_t budget, uint32_t gen_bits)
 	pthread_mutex_init(&x->rec.lock, NULL);
 	if (iopfq_fault_create(&cfg, &ops, &x->f))
 		return -1;
-	if (iopfq_fault_attach(x->f, DEV_A, budget / 2, &x->ctx_a, &x->a) ||
-	    iopfq_fault_attach(x->f, DEV_B, budget / 2, &x->ctx_b, &x->b))
+	if (iopfq_fault_dev_attach(x->f, DEV_A, budget / 2, &x->ctx_a, &x->a) ||
+	    iopfq_fault_dev_attach(x->f, DEV_B, budget / 2, &x->ctx_b, &x->b))
 		return -1;
 	cur = x;
 	*state = x;
@@ -541,11 +541,12 @@ static void test_report_refusals(void **state)
 	assert_unchanged(x, &s);
 
 	/* failed device: -EIO until it is healthy again */
-	assert_int_equal(iopfq_fault_set_failed(x->f, x->a, 1), 0);
+	assert_int_equal(iopfq_fault_dev_set_flags(x->f, x->a, IOPFQ_DEV_FAILED), 0);
 	assert_int_equal(iopfq_fault_report(x->f, x->a, &r, NULL), -EIO);
-	assert_int_equal(iopfq_fault_set_failed(x->f, x->a, 0), 0);
-	assert_int_equal(iopfq_fault_set_failed(x->f, 0, 0), -ENODEV);
-	assert_int_equal(iopfq_fault_set_failed(NULL, x->a, 0), -EINVAL);
+	assert_int_equal(iopfq_fault_dev_set_flags(x->f, x->a, 0), 0);
+	assert_int_equal(iopfq_fault_dev_set_flags(x->f, 0, 0), -ENODEV);
+	assert_int_equal(iopfq_fault_dev_set_flags(NULL, x->a, 0), -EINVAL);
+	assert_int_equal(iopfq_fault_dev_set_flags(x->f, x->a, 1u << 1), -EINVAL); /* unknown flag: not failed below */
 	report_ok(x->f, x->a, r);
 	assert_true(fd_readable(x->f));
 }
@@ -581,24 +582,24 @@ static void test_attach_errors(void **state)
 	struct fx *x = *state;
 	iopfq_dev_t h = 0;
 
-	assert_int_equal(iopfq_fault_attach(NULL, 1, 1, NULL, &h), -EINVAL);
-	assert_int_equal(iopfq_fault_attach(x->f, 1, 1, NULL, NULL), -EINVAL);
-	assert_int_equal(iopfq_fault_attach(x->f, 1, 0, NULL, &h), -EINVAL);
-	assert_int_equal(iopfq_fault_attach(x->f, DEV_A, 1, NULL, &h), -EEXIST);
-	assert_int_equal(iopfq_fault_attach(x->f, 1, 1, NULL, &h), -ENOSPC); /* budget spent */
+	assert_int_equal(iopfq_fault_dev_attach(NULL, 1, 1, NULL, &h), -EINVAL);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, 1, 1, NULL, NULL), -EINVAL);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, 1, 0, NULL, &h), -EINVAL);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, DEV_A, 1, NULL, &h), -EEXIST);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, 1, 1, NULL, &h), -ENOSPC); /* budget spent */
 	assert_int_equal(h, 0);
 	assert_int_equal(iopfq_fault_dev_lookup(x->f, DEV_B, &h), 0);
 	assert_int_equal(h, x->b);
 	assert_int_equal(iopfq_fault_dev_lookup(x->f, 1, &h), -ENOENT);
 	assert_int_equal(iopfq_fault_dev_lookup(NULL, 1, &h), -EINVAL);
 	assert_int_equal(iopfq_fault_dev_lookup(x->f, 1, NULL), -EINVAL);
-	assert_int_equal(iopfq_fault_detach(x->f, 0), -ENODEV);
-	assert_int_equal(iopfq_fault_detach(NULL, x->a), -EINVAL);
-	assert_int_equal(iopfq_fault_flush(x->f, 0, 1, 1, 0), -ENODEV);
-	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, 1u << 20, 0), -EINVAL);
-	assert_int_equal(iopfq_fault_flush(x->f, x->a, 0, 1, 0), -EINVAL);
-	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, 1, 0x80), -EINVAL);
-	assert_int_equal(iopfq_fault_flush(NULL, x->a, 1, 1, 0), -EINVAL);
+	assert_int_equal(iopfq_fault_dev_detach(x->f, 0), -ENODEV);
+	assert_int_equal(iopfq_fault_dev_detach(NULL, x->a), -EINVAL);
+	assert_int_equal(iopfq_fault_flush(x->f, 0, 1, IOPFQ_FLUSH_PASID_VALID), -ENODEV);
+	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1u << 20, IOPFQ_FLUSH_PASID_VALID), -EINVAL);
+	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, 0), -EINVAL);
+	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, IOPFQ_FLUSH_PASID_VALID | 0x80), -EINVAL);
+	assert_int_equal(iopfq_fault_flush(NULL, x->a, 1, IOPFQ_FLUSH_PASID_VALID), -EINVAL);
 	assert_int_equal(iopfq_fault_age_scan(NULL, 0), -EINVAL);
 	assert_int_equal(iopfq_fault_next_group_size(NULL), -EINVAL);
 	assert_int_equal(iopfq_fault_counters(NULL, &(struct iopfq_counters){ 0 }, NULL), -EINVAL);
@@ -639,7 +640,7 @@ static void test_detach_answers_and_revokes(void **state)
 	group(x->f, x->b, 2, 1, 1, 0x6000);               /* the other device */
 	assert_true(fd_readable(x->f));
 
-	assert_int_equal(iopfq_fault_detach(x->f, x->a), 0);
+	assert_int_equal(iopfq_fault_dev_detach(x->f, x->a), 0);
 	/* one INVALID per complete group of A, delivered or queued; none for the partial */
 	assert_int_equal(rec_count(&x->rec), 2);
 	for (unsigned i = 0; i < 2; i++) {
@@ -648,7 +649,7 @@ static void test_detach_answers_and_revokes(void **state)
 		assert_int_equal(x->rec.resp[i].origin, IOPFQ_ANSWER_DETACH);
 	}
 	answer(x->f, delivered, IOPFQ_PAGE_RESP_SUCCESS, -EINVAL);
-	assert_int_equal(iopfq_fault_detach(x->f, x->a), -ENODEV);
+	assert_int_equal(iopfq_fault_dev_detach(x->f, x->a), -ENODEV);
 	assert_int_equal(iopfq_fault_report(x->f, x->a, &(struct iopfq_request){ 0 }, NULL),
 			 -ENODEV);
 	/* B's group is all that is left */
@@ -660,12 +661,12 @@ static void test_detach_answers_and_revokes(void **state)
 	/* detaching the device with the only ready group makes the fd not readable */
 	group(x->f, x->b, 2, 2, 1, 0x7000);
 	assert_true(fd_readable(x->f));
-	assert_int_equal(iopfq_fault_detach(x->f, x->b), 0);
+	assert_int_equal(iopfq_fault_dev_detach(x->f, x->b), 0);
 	assert_false(fd_readable(x->f));
 	/* the same dev_id comes back with a new handle; the old one stays dead */
-	assert_int_equal(iopfq_fault_attach(x->f, DEV_A, 8, NULL, &x->b), 0);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, DEV_A, 8, NULL, &x->b), 0);
 	assert_int_not_equal(x->b, x->a);
-	assert_int_equal(iopfq_fault_detach(x->f, x->a), -ENODEV);
+	assert_int_equal(iopfq_fault_dev_detach(x->f, x->a), -ENODEV);
 }
 
 static void test_flush(void **state)
@@ -681,7 +682,7 @@ static void test_flush(void **state)
 	c5 = recs[1].cookie;
 	group(x->f, x->a, 4, 2, 1, 0x3000);
 	report_ok(x->f, x->a, page_req(4, 3, 0, 0x4000));
-	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, 4, 0), 0);
+	assert_int_equal(iopfq_fault_flush(x->f, x->a, 4, IOPFQ_FLUSH_PASID_VALID), 0);
 	assert_int_equal(rec_count(&x->rec), 2);
 	assert_int_equal(x->rec.resp[0].origin, IOPFQ_ANSWER_FLUSH);
 	assert_int_equal(x->rec.resp[0].code, IOPFQ_HW_INVALID);
@@ -692,7 +693,7 @@ static void test_flush(void **state)
 	answer(x->f, c5, IOPFQ_PAGE_RESP_SUCCESS, RSP);
 	/* NO_RESPONSE: the Stop Marker path answers nothing */
 	group(x->f, x->a, 6, 1, 1, 0x5000);
-	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, 6, IOPFQ_FLUSH_NO_RESPONSE), 0);
+	assert_int_equal(iopfq_fault_flush(x->f, x->a, 6, IOPFQ_FLUSH_PASID_VALID | IOPFQ_FLUSH_NO_RESPONSE), 0);
 	assert_int_equal(rec_count(&x->rec), 3);
 	assert_false(fd_readable(x->f));
 	assert_conserved(x);
@@ -744,10 +745,10 @@ static void probe_consumer_calls(struct iopfq_fault *f, iopfq_dev_t dev)
 	probe.rc[PROBE_READ] = (int)iopfq_fault_read(f, &rec, sizeof(rec));
 	probe.rc[PROBE_PREAD] = (int)iopfq_fault_pread(f, &rec, sizeof(rec), 0);
 	probe.rc[PROBE_NEXT] = iopfq_fault_next_group_size(f);
-	probe.rc[PROBE_ATTACH] = iopfq_fault_attach(f, 99, 1, NULL, &h);
-	probe.rc[PROBE_DETACH] = iopfq_fault_detach(f, dev);
-	probe.rc[PROBE_FLUSH] = iopfq_fault_flush(f, dev, 1, 1, 0);
-	probe.rc[PROBE_FAILED] = iopfq_fault_set_failed(f, dev, 1);
+	probe.rc[PROBE_ATTACH] = iopfq_fault_dev_attach(f, 99, 1, NULL, &h);
+	probe.rc[PROBE_DETACH] = iopfq_fault_dev_detach(f, dev);
+	probe.rc[PROBE_FLUSH] = iopfq_fault_flush(f, dev, 1, IOPFQ_FLUSH_PASID_VALID);
+	probe.rc[PROBE_FAILED] = iopfq_fault_dev_set_flags(f, dev, IOPFQ_DEV_FAILED);
 	probe.rc[PROBE_LOOKUP] = iopfq_fault_dev_lookup(f, DEV_A, &h);
 	probe.rc[PROBE_AGE] = iopfq_fault_age_scan(f, 0);
 }
@@ -796,8 +797,8 @@ static void probe_object(struct fx *x)
 	iopfq_fault_destroy(x->f);
 	x->rec.n = 0;
 	assert_int_equal(iopfq_fault_create(&cfg, &ops, &x->f), 0);
-	assert_int_equal(iopfq_fault_attach(x->f, DEV_A, 4, &x->ctx_a, &x->a), 0);
-	assert_int_equal(iopfq_fault_attach(x->f, DEV_B, 4, &x->ctx_b, &x->b), 0);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, DEV_A, 4, &x->ctx_a, &x->a), 0);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, DEV_B, 4, &x->ctx_b, &x->b), 0);
 }
 
 /* After a refused probe: A still attached with its handle, no device 99, A not failed */
@@ -833,7 +834,7 @@ static void test_callback_reentry_write(void **state)
 	assert_devices_untouched(x);
 	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), 2 * REC);
 	/* outside the callback the same calls work again */
-	assert_int_equal(iopfq_fault_detach(x->f, x->a), 0);
+	assert_int_equal(iopfq_fault_dev_detach(x->f, x->a), 0);
 }
 
 static void test_callback_reentry_detach_flush(void **state)
@@ -847,7 +848,7 @@ static void test_callback_reentry_detach_flush(void **state)
 	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
 	group(x->f, x->b, 2, 1, 1, 0x2000); /* B's group stays queued */
 	probe_arm();
-	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, 1, 0), 0);
+	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, IOPFQ_FLUSH_PASID_VALID), 0);
 	probe_expect_deadlk();
 	assert_int_equal(x->rec.resp[0].origin, IOPFQ_ANSWER_FLUSH);
 	assert_int_equal(counters(x->f).ready, 1);
@@ -855,7 +856,7 @@ static void test_callback_reentry_detach_flush(void **state)
 	/* detach: a queued group of A answered INVALID, origin DETACH */
 	report_ok(x->f, x->a, page_req(1, 40, 1, 0xb000)); /* completes the group of 2 */
 	probe_arm();
-	assert_int_equal(iopfq_fault_detach(x->f, x->a), 0);
+	assert_int_equal(iopfq_fault_dev_detach(x->f, x->a), 0);
 	probe_expect_deadlk();
 	assert_int_equal(x->rec.resp[1].origin, IOPFQ_ANSWER_DETACH);
 	assert_int_equal(iopfq_fault_dev_lookup(x->f, 99, &(iopfq_dev_t){ 0 }), -ENOENT);
@@ -933,7 +934,7 @@ static void test_report_from_callback(void **state)
 
 	iopfq_fault_destroy(x->f);
 	assert_int_equal(iopfq_fault_create(&cfg, &ops, &x->f), 0);
-	assert_int_equal(iopfq_fault_attach(x->f, DEV_A, 4, NULL, &x->a), 0);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, DEV_A, 4, NULL, &x->a), 0);
 	group(x->f, x->a, 1, 1, 1, 0x1000);
 	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
 	assert_false(fd_readable(x->f));
@@ -949,7 +950,7 @@ static void test_report_from_callback(void **state)
 	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
 	assert_false(fd_readable(x->f));
 	reissue = 1;
-	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, 1, 0), 0);
+	assert_int_equal(iopfq_fault_flush(x->f, x->a, 1, IOPFQ_FLUSH_PASID_VALID), 0);
 	assert_true(fd_readable(x->f));
 	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
 	assert_int_equal(recs[0].grpid, 9);

@@ -994,7 +994,7 @@ int iopfq_sim_run(const struct iopfq_sim_config *cfg, struct iopfq_sim_result **
 		d->period_ns = cfg->mode == IOPFQ_SIM_OPEN ? (uint64_t)(1e9 / cfg->rate) : 0;
 		if (cfg->mode == IOPFQ_SIM_OPEN && !d->period_ns)
 			d->period_ns = 1;
-		rc = iopfq_fault_attach(s->f, d->dev_id, cfg->credits, d, &d->handle);
+		rc = iopfq_fault_dev_attach(s->f, d->dev_id, cfg->credits, d, &d->handle);
 		if (rc)
 			goto out_destroy;
 	}

@@ -24,20 +24,31 @@
  *      W1/W2 guarantees that a report publishing after the arm's re-check
  *      sees the announcement and calls the notify hook, exactly once per
  *      arming (its xchg disarms).
- *   2. The notify hook only sets f->kick (A1, seq_cst store). After
+ *   2. The notify hook only sets f->kick (F1, seq_cst store). After
  *      rcu_read_unlock the reporting thread sees it and runs kick(): full
- *      fence (A2), then pthread_mutex_trylock().
+ *      fence (F2), then pthread_mutex_trylock().
  *   3. If the trylock wins, the producer runs consumer_unlock() itself,
  *      which re-evaluates readiness. If it fails, a holder H exists; H's
- *      consumer_unlock() clears f->kick (A3, xchg) and re-evaluates
- *      *after* that, then unlocks, fences (A4) and looks at f->kick again.
- *      Store-buffering on (kick, lock word) with fences A2/A4: either our
+ *      consumer_unlock() clears f->kick (F3, xchg) and re-evaluates
+ *      *after* that, then unlocks, fences (F4) and looks at f->kick again.
+ *      Store-buffering on (kick, lock word) with fences F2/F4: either our
  *      trylock saw H's unlock (then we, or whoever took the lock after H,
- *      re-evaluate), or H's load after A4 sees our kick and H loops to take
+ *      re-evaluate), or H's load after F4 sees our kick and H loops to take
  *      the lock again. A kick is therefore always followed by a
  *      readiness_sync() that starts after the kick was set, and that one
- *      sees the report's entry (the entry was published before notify; A3
- *      acquires A1).
+ *      sees the report's entry (the entry was published before notify; F3
+ *      acquires F1).
+ *
+ * The edges (labels F1-F4, unique in the repository; docs/memory-ordering.md
+ * lists them with the core's):
+ *   F1  store of kick (seq_cst); establishes a synchronizing edge with the
+ *       exchange of kick at F3.
+ *   F2  full fence; establishes a synchronizing edge with the full fence
+ *       at F4.
+ *   F3  exchange of kick (acq_rel); establishes a synchronizing edge with
+ *       the store of kick at F1.
+ *   F4  full fence; establishes a synchronizing edge with the full fence
+ *       at F2.
  *
  * Every consumer-side call ends in consumer_unlock(), so any state change
  * of theirs (read emptied the queue, detach removed the ready groups) is
@@ -200,7 +211,11 @@ static void hook_notify(void *ctx)
 	struct iopfq_fault *f = ctx;
 
 	__atomic_fetch_add(&f->kicks, 1, __ATOMIC_RELAXED);
-	/* A1: seq_cst; acquired by A3, tested by the reporter after rcu_read_unlock */
+	/*
+	 * F1: store of kick (seq_cst); establishes a synchronizing edge with
+	 * the exchange of kick at F3. The reporter tests it after
+	 * rcu_read_unlock.
+	 */
 	__atomic_store_n(&f->kick, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -285,11 +300,18 @@ static int consumer_lock(struct iopfq_fault *f)
 static void consumer_unlock(struct iopfq_fault *f)
 {
 	for (;;) {
-		/* A3: acquire pairs with A1: the sync below sees the kicker's entry */
+		/*
+		 * F3: exchange of kick (acq_rel); establishes a synchronizing
+		 * edge with the store of kick at F1 (the sync below sees the
+		 * kicker's entry).
+		 */
 		__atomic_exchange_n(&f->kick, 0, __ATOMIC_ACQ_REL);
 		readiness_sync(f);
 		pthread_mutex_unlock(&f->lock);
-		/* A4: full fence between the unlock (store) and the kick test (load); pairs with A2 */
+		/*
+		 * F4: full fence between the unlock (a store) and the load of
+		 * kick; establishes a synchronizing edge with the full fence at F2.
+		 */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (!__atomic_load_n(&f->kick, __ATOMIC_RELAXED))
 			return;
@@ -301,7 +323,10 @@ static void consumer_unlock(struct iopfq_fault *f)
 /* A report's notify set f->kick: see that a readiness_sync() follows it. */
 static void kick(struct iopfq_fault *f)
 {
-	/* A2: full fence between A1 (store) and the trylock (load of the lock word); pairs with A4 */
+	/*
+	 * F2: full fence between F1 (a store) and the trylock (a load of the
+	 * lock word); establishes a synchronizing edge with the full fence at F4.
+	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (pthread_mutex_trylock(&f->lock))
 		return;
@@ -322,17 +347,18 @@ static void fault_free(struct iopfq_fault *f)
 	free(f);
 }
 
+static const struct iopfq_ops core_ops = {
+	.page_response = hook_page_response,
+	.synchronize = hook_synchronize,
+	.notify = hook_notify,
+	.now_ns = hook_now_ns,
+	.aged = hook_aged,
+	.relax = hook_relax,
+};
+
 IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct iopfq_fault_ops *ops,
 				 struct iopfq_fault **faultp)
 {
-	struct iopfq_ops core_ops = {
-		.page_response = hook_page_response,
-		.synchronize = hook_synchronize,
-		.notify = hook_notify,
-		.now_ns = hook_now_ns,
-		.aged = hook_aged,
-		.relax = hook_relax,
-	};
 	struct iopfq_geometry geo;
 	pthread_mutexattr_t attr;
 	struct iopfq_fault *f;
@@ -340,7 +366,7 @@ IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct io
 	void *mem;
 	int rc;
 
-	if (!cfg || !faultp || iopfq_geometry(cfg, &geo))
+	if (!cfg || !faultp || iopfq_config_geometry(cfg, &geo))
 		return -EINVAL;
 	memsize = iopfq_memsize(cfg);
 
@@ -353,7 +379,7 @@ IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct io
 		f->uops = *ops;
 	f->max_devices = cfg->max_devices;
 	f->bounce_records = cfg->credit_budget; /* a group never exceeds it */
-	mem = aligned_alloc(CACHELINE, (memsize + CACHELINE - 1) & ~(size_t)(CACHELINE - 1));
+	mem = aligned_alloc(IOPFQ_MEM_ALIGN, (memsize + IOPFQ_MEM_ALIGN - 1) & ~(size_t)(IOPFQ_MEM_ALIGN - 1));
 	f->bounce = malloc((size_t)f->bounce_records * sizeof(*f->bounce));
 	f->handles = calloc(f->max_devices, sizeof(*f->handles));
 	if (!mem || !f->bounce || !f->handles) {
@@ -368,9 +394,8 @@ IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct io
 		fault_free(f);
 		return rc;
 	}
-	core_ops.ctx = f;
-	f->q = iopfq_init(mem, memsize, cfg, &core_ops, &rc);
-	if (!f->q) {
+	rc = iopfq_init(mem, memsize, cfg, &core_ops, f, &f->q);
+	if (rc) {
 		free(mem);
 		fault_free(f);
 		return rc;
@@ -399,7 +424,7 @@ IOPFQ_API void iopfq_fault_destroy(struct iopfq_fault *f)
 	pthread_mutex_lock(&f->lock);
 	for (i = 0; i < f->max_devices; i++)
 		if (f->handles[i])
-			IOPFQ_WARN_ON(iopfq_detach(f->q, f->handles[i]) != 0);
+			IOPFQ_WARN_ON(iopfq_dev_detach(f->q, f->handles[i]) != 0);
 	pthread_mutex_unlock(&f->lock);
 	pthread_mutex_destroy(&f->lock);
 	fault_free(f);
@@ -555,13 +580,13 @@ IOPFQ_API int iopfq_fault_next_group_size(struct iopfq_fault *f)
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = (int)iopfq_next_group_size(f->q);
+	rc = iopfq_next_group_size(f->q);
 	consumer_unlock(f);
 	return rc;
 }
 
-IOPFQ_API int iopfq_fault_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_u32 credits,
-				 void *dev_ctx, iopfq_dev_t *handle)
+IOPFQ_API int iopfq_fault_dev_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_u32 credits,
+				     void *dev_ctx, iopfq_dev_t *handle)
 {
 	iopfq_dev_t h;
 	int rc;
@@ -571,7 +596,7 @@ IOPFQ_API int iopfq_fault_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = iopfq_attach(f->q, dev_id, credits, dev_ctx, &h);
+	rc = iopfq_dev_attach(f->q, dev_id, credits, dev_ctx, &h);
 	if (!rc) {
 		f->handles[h & (IOPFQ_MAX_DEVICES - 1)] = h;
 		*handle = h;
@@ -580,7 +605,7 @@ IOPFQ_API int iopfq_fault_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_
 	return rc;
 }
 
-IOPFQ_API int iopfq_fault_detach(struct iopfq_fault *f, iopfq_dev_t dev)
+IOPFQ_API int iopfq_fault_dev_detach(struct iopfq_fault *f, iopfq_dev_t dev)
 {
 	int rc;
 
@@ -589,15 +614,15 @@ IOPFQ_API int iopfq_fault_detach(struct iopfq_fault *f, iopfq_dev_t dev)
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = iopfq_detach(f->q, dev);
+	rc = iopfq_dev_detach(f->q, dev);
 	if (!rc)
 		f->handles[dev & (IOPFQ_MAX_DEVICES - 1)] = 0;
 	consumer_unlock(f);
 	return rc;
 }
 
-IOPFQ_API int iopfq_fault_flush(struct iopfq_fault *f, iopfq_dev_t dev, int pasid_valid,
-				iopfq_u32 pasid, iopfq_u32 flags)
+IOPFQ_API int iopfq_fault_flush(struct iopfq_fault *f, iopfq_dev_t dev, iopfq_u32 pasid,
+				iopfq_u32 flags)
 {
 	int rc;
 
@@ -606,12 +631,12 @@ IOPFQ_API int iopfq_fault_flush(struct iopfq_fault *f, iopfq_dev_t dev, int pasi
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = iopfq_flush(f->q, dev, pasid_valid, pasid, flags);
+	rc = iopfq_flush(f->q, dev, pasid, flags);
 	consumer_unlock(f);
 	return rc;
 }
 
-IOPFQ_API int iopfq_fault_set_failed(struct iopfq_fault *f, iopfq_dev_t dev, int failed)
+IOPFQ_API int iopfq_fault_dev_set_flags(struct iopfq_fault *f, iopfq_dev_t dev, iopfq_u32 flags)
 {
 	int rc;
 
@@ -620,7 +645,7 @@ IOPFQ_API int iopfq_fault_set_failed(struct iopfq_fault *f, iopfq_dev_t dev, int
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = iopfq_dev_set_failed(f->q, dev, failed);
+	rc = iopfq_dev_set_flags(f->q, dev, flags);
 	consumer_unlock(f);
 	return rc;
 }
@@ -649,7 +674,7 @@ IOPFQ_API int iopfq_fault_age_scan(struct iopfq_fault *f, iopfq_u64 threshold_ns
 	rc = consumer_lock(f);
 	if (rc)
 		return rc;
-	rc = (int)iopfq_age_scan(f->q, threshold_ns);
+	rc = iopfq_age_scan(f->q, threshold_ns);
 	consumer_unlock(f);
 	return rc;
 }

@@ -9,8 +9,10 @@
  * A VMM that parses iommufd's fault FD parses ours with the same code: field
  * names, offsets, sizes, flag and code values are the kernel's. Only the
  * prefix differs (iopfq_ instead of iommu_) so that both headers can be
- * included in one translation unit; the kernel adapter asserts equality
- * against the real uapi header when it is available.
+ * included in one translation unit. tests/abi/ compiles the two side by
+ * side and asserts the same size and alignment of each record, the same
+ * offset, size and alignment of every field and the same value of every
+ * constant, against include/uapi/linux/iommufd.h of Linux 6.12.
  *
  * Usable from C and C++, kernel and userspace; includes only iopfq/types.h.
  */

@@ -16,12 +16,26 @@
  *   iopfq_respond()             any thread, any number at once (process or
  *                               softirq context: calls ops->page_response)
  *   iopfq_counters()            any thread
+ *   iopfq_config_geometry(),    anyone: they touch no queue
+ *   iopfq_memsize()
  *   everything else             "consumer side": one caller at a time; the
  *                               adapter serializes them with its own lock
- *                               (a mutex in the kernel adapter)
+ *                               (a mutex in the kernel adapter): init, the
+ *                               device table (iopfq_dev_*), read, restore,
+ *                               next_group_size, flush, age_scan, and the
+ *                               wake-up calls (prepare/finish_sleep,
+ *                               poll_ready)
  *
  * Errors are negative Linux errno values (iopfq/errno.h). A call that fails
- * changes no state.
+ * changes no state. A NULL queue: every call that returns int returns
+ * -EINVAL; iopfq_counters() and iopfq_finish_sleep(), which return nothing,
+ * do nothing.
+ *
+ * Ordering: each function's "Ordering:" line says what its caller gets; the
+ * edge labels (R1, K2, ...) are those of docs/memory-ordering.md. The
+ * consumer-side calls get nothing from one another beyond what the
+ * adapter's lock that serializes them gives. A function without such a line
+ * orders nothing for its caller.
  */
 #ifndef IOPFQ_IOPFQ_H
 #define IOPFQ_IOPFQ_H
@@ -36,7 +50,7 @@ extern "C" {
 
 struct iopfq;
 
-/* A device handle from iopfq_attach(): slot index and generation. 0 is never valid. */
+/* A device handle from iopfq_dev_attach(): slot index and generation. 0 is never valid. */
 typedef iopfq_u32 iopfq_dev_t;
 
 /* Hardware Page Group Response codes (PCIe), as passed to ops->page_response */
@@ -50,7 +64,7 @@ enum iopfq_hw_code {
 /* Why a group was answered (struct iopfq_response.origin) */
 enum iopfq_answer_origin {
 	IOPFQ_ANSWER_USER = 0,   /* iopfq_respond() */
-	IOPFQ_ANSWER_DETACH = 1, /* iopfq_detach(): INVALID, like iommufd_auto_response_faults */
+	IOPFQ_ANSWER_DETACH = 1, /* iopfq_dev_detach(): INVALID, like iommufd_auto_response_faults */
 	IOPFQ_ANSWER_FLUSH = 2,  /* iopfq_flush(): INVALID */
 };
 
@@ -63,7 +77,7 @@ enum iopfq_answer_origin {
  * @code: enum iopfq_hw_code
  * @npages: page requests in the group: the credits it gives back
  * @origin: enum iopfq_answer_origin
- * @dev_ctx: the pointer given to iopfq_attach() for this device
+ * @dev_ctx: the pointer given to iopfq_dev_attach() for this device
  */
 struct iopfq_response {
 	iopfq_u32 dev_id;
@@ -99,7 +113,9 @@ struct iopfq_aged {
 };
 
 /**
- * struct iopfq_ops - what the adapter provides; all but @relax are required
+ * struct iopfq_ops - what the adapter provides; all but @aged and @relax
+ * are required. Every hook gets the @ctx given to iopfq_init(), so a table
+ * can be static const; iopfq_init() copies it.
  * @page_response: send a Page Group Response to the device. Called once per
  *	answered group, by whoever answered it (an iopfq_respond() caller, or
  *	the consumer side for detach/flush). It may call iopfq_report(),
@@ -115,11 +131,11 @@ struct iopfq_aged {
  * @notify: wake the consumer. Context: any, including hard IRQ; called
  *	only after iopfq_prepare_sleep() allowed the consumer to sleep.
  * @now_ns: a monotonic clock in nanoseconds (consumer side only).
- * @aged: told once per group that iopfq_age_scan() finds too old; runs
- *	on the consumer side, with the same rule as @page_response.
+ * @aged: optional (NULL: the scan only counts, in aged_warnings); told
+ *	once per group that iopfq_age_scan() finds too old; runs on the
+ *	consumer side, with the same rule as @page_response.
  * @relax: optional; called while the consumer side waits for an answer in
  *	progress on another thread to finish (detach); NULL spins.
- * @ctx: passed to every hook.
  */
 struct iopfq_ops {
 	void (*page_response)(void *ctx, const struct iopfq_response *resp);
@@ -128,7 +144,6 @@ struct iopfq_ops {
 	iopfq_u64 (*now_ns)(void *ctx);
 	void (*aged)(void *ctx, const struct iopfq_aged *aged);
 	void (*relax)(void *ctx);
-	void *ctx;
 };
 
 /**
@@ -147,7 +162,7 @@ struct iopfq_ops {
  *	detached handle is stale forever. The cost: a queue admits at most
  *	max_devices * (2^@dev_gen_bits - 1) attaches in its lifetime
  *	(max_devices * 1 048 575 by default: 1 048 575 for one device), after
- *	which iopfq_attach() returns -ENOSPC.
+ *	which iopfq_dev_attach() returns -ENOSPC.
  */
 struct iopfq_config {
 	iopfq_u32 max_devices;
@@ -163,6 +178,8 @@ struct iopfq_config {
 #define IOPFQ_DEFAULT_MARKER_CREDITS 2u
 #define IOPFQ_MAX_MARKER_CREDITS 64u
 #define IOPFQ_DEV_GEN_BITS 20u /* handle = generation << 12 | slot index */
+/* Alignment that iopfq_init()'s memory always satisfies: the largest cache line supported */
+#define IOPFQ_MEM_ALIGN 128u
 
 /**
  * struct iopfq_request - one page request as the IOMMU decoded it
@@ -252,7 +269,7 @@ struct iopfq_geometry {
  * iopfq_geometry - what a configuration derives.
  * Context: any. Return: 0, or -EINVAL for a configuration out of range.
  */
-int iopfq_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo);
+int iopfq_config_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo);
 
 /**
  * iopfq_memsize - bytes of memory iopfq_init() needs for @cfg.
@@ -262,53 +279,68 @@ iopfq_size_t iopfq_memsize(const struct iopfq_config *cfg);
 
 /**
  * iopfq_init - build a queue in @mem.
- * @mem: iopfq_memsize(@cfg) bytes aligned to 64; owned by the queue until
- *	the caller stops using it (there is no destroy: detach every device,
- *	then free the memory)
- * @ops: hooks, copied
- * Context: process. Return: the queue (== @mem), or NULL with *@err set to
- * -EINVAL for a bad config, bad alignment, a missing hook or @memsize too
- * small.
+ * @mem: iopfq_memsize(@cfg) bytes aligned to IOPFQ_MEM_ALIGN (the core
+ *	checks its platform's cache line, which divides it); owned by the
+ *	queue until the caller stops using it (there is no destroy: detach
+ *	every device, then free the memory)
+ * @ops: hooks, copied (a static const table is the usual one)
+ * @ctx: passed to every hook
+ * @qp: set to the queue (== @mem) on success, untouched on error
+ * Ordering: none; publish the queue to other threads with your own
+ * synchronization (a lock, thread creation) before they use it.
+ * Context: process. Return: 0, or -EINVAL for a NULL @qp, a bad config,
+ * bad alignment, a missing required hook or @memsize too small.
  */
-struct iopfq *iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
-			 const struct iopfq_ops *ops, int *err);
+int iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
+	       const struct iopfq_ops *ops, void *ctx, struct iopfq **qp);
 
 /**
- * iopfq_attach - admit a device with @credits page requests outstanding
+ * iopfq_dev_attach - admit a device with @credits page requests outstanding
  * (its PRI Outstanding Page Request Allocation).
  * @dev_ctx: given back in every struct iopfq_response for this device
  * @handle: set to the device's handle for iopfq_report()
+ * Ordering: the attach happens before every report that finds the device
+ * attached (D0 with P0); hand @handle to the reporting threads as you like.
  * Context: consumer side.
  * Return: 0; -EINVAL for 0 credits or a NULL @handle; -EEXIST if @dev_id is
  * attached; -ENOSPC if the credit budget or the device table is spent
  * (admission control: what keeps the ring from ever overflowing; a slot
  * whose generations are spent is retired, see struct iopfq_config).
  */
-int iopfq_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
+int iopfq_dev_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
 		 iopfq_dev_t *handle);
 
 /**
- * iopfq_detach - remove a device: refuse its new reports, wait (synchronize
+ * iopfq_dev_detach - remove a device: refuse its new reports, wait (synchronize
  * hook) for reports in flight, answer INVALID to each of its complete groups,
  * queued or delivered, revoke their cookies, drop its partial pages, wait for
  * answers of its groups running on other threads, return its credits.
+ * Ordering: every report of the device that began before the call has
+ * returned (synchronize), and every answer of it has returned its credits
+ * and sent its response (X6), before the call returns: their effects
+ * happen before it, and dev_ctx is no longer used by the queue.
  * Context: consumer side; sleeps (synchronize).
  * Return: 0, or -ENODEV for an unknown or stale handle.
  */
-int iopfq_detach(struct iopfq *q, iopfq_dev_t dev);
+int iopfq_dev_detach(struct iopfq *q, iopfq_dev_t dev);
 
 /* Look up an attached device's handle by dev_id. Context: consumer side.
  * Return: 0, or -ENOENT. */
 int iopfq_dev_lookup(struct iopfq *q, iopfq_u32 dev_id, iopfq_dev_t *handle);
 
+/* iopfq_dev_set_flags() flags */
+#define IOPFQ_DEV_FAILED (1u << 0) /* PRI disabled or Response Failure sent: refuse reports */
+
 /**
- * iopfq_dev_set_failed - the platform sent Response Failure to the device
- * or found its PRI disabled (@failed = 1), or re-enabled it (@failed = 0).
- * While failed, its reports are refused with -EIO and counted; its queued
- * groups stay until answered, flushed or detached.
- * Context: consumer side. Return: 0, or -ENODEV.
+ * iopfq_dev_set_flags - set a device's flags: IOPFQ_DEV_FAILED when the
+ * platform sent Response Failure to the device or found its PRI disabled,
+ * 0 when it re-enabled it. While failed, its reports are refused with -EIO
+ * and counted; its queued groups stay until answered, flushed or detached.
+ * Ordering: reports that see the new state (D1 with P0) act on it; a
+ * report already past its check of the state may still be accepted.
+ * Context: consumer side. Return: 0; -ENODEV; -EINVAL for an unknown flag.
  */
-int iopfq_dev_set_failed(struct iopfq *q, iopfq_dev_t dev, int failed);
+int iopfq_dev_set_flags(struct iopfq *q, iopfq_dev_t dev, iopfq_u32 flags);
 
 /**
  * iopfq_report - queue one page request or Stop Marker (producer side).
@@ -320,6 +352,10 @@ int iopfq_dev_set_failed(struct iopfq *q, iopfq_dev_t dev, int failed);
  * ring fetch-add, no lock, no allocation, never waits for another producer.
  * Must run inside a read-side section of ops->synchronize (rcu_read_lock(),
  * which hard-IRQ and preempt-disabled regions already are in the kernel).
+ * Ordering: what the caller wrote before an accepted report happens before
+ * the consumer's drain of it (R1 with C1), so before the iopfq_read() that
+ * delivers it; the call ends with a full fence (W1) once the request is
+ * published. A refused report orders nothing.
  * Return: 0; -ENODEV unknown or detached handle; -EIO device failed;
  * -EINVAL bad flags, perm, PASID or group index, or a Stop Marker without
  * PASID; -EDQUOT beyond the device's credits (or marker credits).
@@ -331,6 +367,9 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
  * iopfq_read - move whole complete groups, oldest completion first, into
  * @recs, one cookie per group written into each of its records.
  * A group that does not fit stays queued for the next read.
+ * Ordering: each delivered request's reporter's writes before its report
+ * happen before the call returns (C1). The slot of each cookie is
+ * published to its answerer (K1 with K2).
  * Context: consumer side. Never blocks.
  * Return: records written (0 if there is none, or the first group does not
  * fit: see iopfq_next_group_size()); -EINVAL for NULL @recs with @max > 0.
@@ -348,6 +387,8 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max);
  * @recs: whole groups, each record as iopfq_read() wrote it, of groups
  *	delivered and neither answered, revoked nor restored since
  * @n: records in @recs
+ * Ordering: the revoke is the compare-and-swap an answer uses (K2): of it
+ * and a racing answer exactly one wins.
  * Context: consumer side.
  * Return: groups queued again (>= 0); -EINVAL for a NULL @q, a NULL @recs
  * with @n > 0, or records that are not whole delivered groups with live
@@ -355,8 +396,9 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max);
  */
 int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, iopfq_u32 n);
 
-/* Records in the next complete group (0 if none). Context: consumer side. */
-iopfq_u32 iopfq_next_group_size(struct iopfq *q);
+/* Records in the next complete group (0 if none). Ordering: as iopfq_read()
+ * for the requests it drains (C1). Context: consumer side. */
+int iopfq_next_group_size(struct iopfq *q);
 
 /**
  * iopfq_respond - answer delivered groups by cookie, in order.
@@ -366,6 +408,11 @@ iopfq_u32 iopfq_next_group_size(struct iopfq *q);
  * the response slot, gives the group's credits back to its device, then calls
  * ops->page_response (credits first: a device that reissues the moment it
  * sees the response must find them back).
+ * Ordering: a successful answer's compare-and-swap (K2) acquires the
+ * read that issued the cookie (K1): the reader's writes before that
+ * iopfq_read() happen before ops->page_response runs. The credits are back
+ * (X1) before page_response runs, and a flush or detach that returns
+ * afterwards has waited for this call's page_response (X4 with X6).
  * Context: any thread; many at once. Does not sleep unless page_response does.
  * Return: the number of answers consumed if at least one was; else -EINVAL
  * (bad code or cookie; nothing changed).
@@ -375,6 +422,7 @@ int iopfq_respond(struct iopfq *q, const struct iopfq_hwpt_page_response *resp,
 
 /* iopfq_flush() flags */
 #define IOPFQ_FLUSH_NO_RESPONSE (1u << 0) /* Stop Marker path: the device waits for nothing */
+#define IOPFQ_FLUSH_PASID_VALID (1u << 1) /* @pasid names a PASID; without it: no PASID */
 
 /**
  * iopfq_flush - remove every trace of (@dev, @pasid): waits (synchronize
@@ -382,12 +430,15 @@ int iopfq_respond(struct iopfq *q, const struct iopfq_hwpt_page_response *resp,
  * INVALID to complete and delivered groups (or answers nothing with
  * IOPFQ_FLUSH_NO_RESPONSE), revokes their cookies and returns their credits.
  * An answer to one of them already running on another thread is waited for.
- * @pasid_valid: 0 flushes the device's requests without PASID (@pasid must be 0)
+ * @pasid: the PASID with IOPFQ_FLUSH_PASID_VALID; 0 without it (the
+ *	device's requests without PASID)
+ * @flags: IOPFQ_FLUSH_PASID_VALID, IOPFQ_FLUSH_NO_RESPONSE
+ * Ordering: as iopfq_dev_detach(), for the reports and answers of (@dev,
+ * @pasid).
  * Context: consumer side; sleeps.
  * Return: 0; -ENODEV; -EINVAL for a bad PASID or flag.
  */
-int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, int pasid_valid, iopfq_u32 pasid,
-		iopfq_u32 flags);
+int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, iopfq_u32 pasid, iopfq_u32 flags);
 
 /**
  * iopfq_age_scan - report through ops->aged, once per group, every group
@@ -395,7 +446,7 @@ int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, int pasid_valid, iopfq_u32 pas
  * are never completed on age: PCIe has no page-request timeout.
  * Context: consumer side. Return: the number of groups newly reported.
  */
-iopfq_u32 iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns);
+int iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns);
 
 /**
  * iopfq_prepare_sleep - the consumer is about to sleep. Announces it, then
@@ -403,6 +454,8 @@ iopfq_u32 iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns);
  * check; producers fence between publish and their check of it).
  * Return: 1 if the consumer may sleep (ops->notify will be called on the
  * next report), 0 if work arrived: do not sleep.
+ * Ordering: a full fence between the announcement and the re-check (W2,
+ * with W1): a report that the re-check missed sees the announcement.
  * Context: consumer side.
  */
 int iopfq_prepare_sleep(struct iopfq *q);
@@ -412,11 +465,12 @@ void iopfq_finish_sleep(struct iopfq *q);
 
 /**
  * iopfq_poll_ready - drain the ring and tell whether a complete group is
- * queued (what makes a fault FD readable). Context: consumer side.
+ * queued (what makes a fault FD readable). Ordering: as iopfq_read() for
+ * the requests it drains (C1). Context: consumer side.
  */
 int iopfq_poll_ready(struct iopfq *q);
 
-/* Context: any. Exact at a quiescent point. */
+/* Context: any. Exact at a quiescent point. Ordering: none (relaxed loads). */
 void iopfq_counters(struct iopfq *q, struct iopfq_counters *c);
 
 #ifdef __cplusplus

@@ -27,7 +27,7 @@ int main(void)
 	struct iopfq_fault *f;
 	iopfq_dev_t dev;
 
-	if (iopfq_fault_create(&cfg, &ops, &f) || iopfq_fault_attach(f, 1, 4, NULL, &dev) ||
+	if (iopfq_fault_create(&cfg, &ops, &f) || iopfq_fault_dev_attach(f, 1, 4, NULL, &dev) ||
 	    iopfq_fault_report(f, dev, &req, NULL) ||
 	    iopfq_fault_read_records(f, &rec, 1) != 1)
 		return 1;

@@ -7,7 +7,7 @@
  *
  *   struct iopfq_fault *f;
  *   iopfq_fault_create(&cfg, &ops, &f);            ops.page_response gets the answers
- *   iopfq_fault_attach(f, dev_id, credits, dev_ctx, &dev);
+ *   iopfq_fault_dev_attach(f, dev_id, credits, dev_ctx, &dev);
  *   iopfq_fault_report(f, dev, &req, &answer);      any thread, wait-free, no lock
  *   epoll on iopfq_fault_fd(f);                    readable iff a whole group is queued
  *   n = iopfq_fault_read(f, buf, sizeof(buf));     40-byte iommu_hwpt_pgfault records
@@ -29,9 +29,10 @@
  *   iopfq_fault_write()           any thread, any number at once; no lock
  *   iopfq_fault_counters(),       any thread; no lock
  *   iopfq_fault_fd()
- *   iopfq_fault_read(), _attach(), "consumer side": serialized by a mutex
- *   _detach(), _flush(),           inside the object; any thread may call
- *   _set_failed(), _dev_lookup(),  them, they take turns
+ *   iopfq_fault_read(),           "consumer side": serialized by a mutex
+ *   _dev_attach(), _dev_detach(), inside the object; any thread may call
+ *   _dev_set_flags(),             them, they take turns
+ *   _dev_lookup(), _flush(),
  *   _age_scan()
  *   iopfq_fault_destroy()         alone: no other call on the object may
  *                                 run or start
@@ -44,7 +45,7 @@
  * iopfq_fault_report(), iopfq_fault_write(), iopfq_fault_counters() and
  * iopfq_fault_fd() of the same object, and anything of another object. A
  * consumer-side call on the same object (read, pread, next_group_size,
- * attach, detach, flush, set_failed, dev_lookup, age_scan) returns -EDEADLK
+ * dev_attach, dev_detach, flush, dev_set_flags, dev_lookup, age_scan) returns -EDEADLK
  * and changes nothing: each thread keeps a mark of the objects whose
  * callback it is inside, and every consumer-side call checks it (after its
  * argument checks) before it takes the mutex. Without the mark, a detach or
@@ -140,7 +141,7 @@ struct iopfq_fault_stats {
  *
  * Context: process; allocates, opens an eventfd.
  * Return: 0; -EINVAL for a NULL @cfg or @faultp, or a configuration
- * iopfq_geometry() refuses; -ENOMEM; -EMFILE or -ENFILE from eventfd().
+ * iopfq_config_geometry() refuses; -ENOMEM; -EMFILE or -ENFILE from eventfd().
  */
 IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct iopfq_fault_ops *ops,
 				 struct iopfq_fault **faultp);
@@ -237,7 +238,7 @@ IOPFQ_API int iopfq_fault_next_group_size(struct iopfq_fault *f);
 /**
  * iopfq_fault_report - queue one page request or Stop Marker (what the
  * IOMMU's page-request handler, or a device simulator, calls)
- * @dev: handle from iopfq_fault_attach()
+ * @dev: handle from iopfq_fault_dev_attach()
  * @req: the request (see struct iopfq_request for what is valid)
  * @answer: may be NULL; set to the response the hardware convention calls
  *	for when the request is refused (IOPFQ_HW_SUCCESS for an over-credit
@@ -262,21 +263,21 @@ IOPFQ_API int iopfq_fault_report(struct iopfq_fault *f, iopfq_dev_t dev,
 				 const struct iopfq_request *req, iopfq_u32 *answer);
 
 /**
- * iopfq_fault_attach - admit a device to the fault FD
+ * iopfq_fault_dev_attach - admit a device to the fault FD
  * @dev_id: the id its records carry (unique on this fault FD)
  * @credits: its PRI Outstanding Page Request Allocation
  * @dev_ctx: given back in every struct iopfq_response for it
- * @handle: set to its handle for report, detach, flush and set_failed
+ * @handle: set to its handle for report, detach, flush and set_flags
  * Context: consumer side.
  * Return: 0; -EINVAL for 0 credits or NULL @f/@handle; -EEXIST if @dev_id is
  * attached; -ENOSPC if the credit budget or the device table is spent;
  * -EDEADLK from a callback.
  */
-IOPFQ_API int iopfq_fault_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_u32 credits,
-				 void *dev_ctx, iopfq_dev_t *handle);
+IOPFQ_API int iopfq_fault_dev_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_u32 credits,
+				     void *dev_ctx, iopfq_dev_t *handle);
 
 /**
- * iopfq_fault_detach - remove a device: its new reports are refused, reports
+ * iopfq_fault_dev_detach - remove a device: its new reports are refused, reports
  * in flight are waited for (synchronize_rcu), each of its complete groups,
  * queued or delivered, is answered INVALID (origin DETACH), its cookies are
  * revoked (a late write of one is -EINVAL), its partial pages are dropped
@@ -285,25 +286,28 @@ IOPFQ_API int iopfq_fault_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_
  * Context: consumer side; sleeps.
  * Return: 0; -ENODEV unknown or stale handle; -EINVAL NULL @f; -EDEADLK.
  */
-IOPFQ_API int iopfq_fault_detach(struct iopfq_fault *f, iopfq_dev_t dev);
+IOPFQ_API int iopfq_fault_dev_detach(struct iopfq_fault *f, iopfq_dev_t dev);
 
 /**
  * iopfq_fault_flush - remove every trace of (@dev, @pasid) (iopfq_flush()):
  * after it returns no record of it is ever read and its cookies are revoked.
- * @pasid_valid: 0 flushes the device's requests without PASID (@pasid 0)
- * @flags: 0 (answer INVALID to complete groups) or IOPFQ_FLUSH_NO_RESPONSE
+ * @pasid: the PASID with IOPFQ_FLUSH_PASID_VALID; 0 without it (the
+ *	device's requests without PASID)
+ * @flags: IOPFQ_FLUSH_PASID_VALID, and IOPFQ_FLUSH_NO_RESPONSE (answer
+ *	nothing) or not (answer INVALID to complete groups)
  * Context: consumer side; sleeps.
  * Return: 0; -ENODEV; -EINVAL bad PASID or flags, NULL @f; -EDEADLK.
  */
-IOPFQ_API int iopfq_fault_flush(struct iopfq_fault *f, iopfq_dev_t dev, int pasid_valid,
-				iopfq_u32 pasid, iopfq_u32 flags);
+IOPFQ_API int iopfq_fault_flush(struct iopfq_fault *f, iopfq_dev_t dev, iopfq_u32 pasid,
+				iopfq_u32 flags);
 
 /**
- * iopfq_fault_set_failed - mark a device failed (its reports get -EIO) or
- * healthy again (iopfq_dev_set_failed()).
- * Context: consumer side. Return: 0; -ENODEV; -EINVAL NULL @f; -EDEADLK.
+ * iopfq_fault_dev_set_flags - mark a device failed (IOPFQ_DEV_FAILED: its
+ * reports get -EIO) or healthy again (0) (iopfq_dev_set_flags()).
+ * Context: consumer side. Return: 0; -ENODEV; -EINVAL unknown flag or NULL
+ * @f; -EDEADLK.
  */
-IOPFQ_API int iopfq_fault_set_failed(struct iopfq_fault *f, iopfq_dev_t dev, int failed);
+IOPFQ_API int iopfq_fault_dev_set_flags(struct iopfq_fault *f, iopfq_dev_t dev, iopfq_u32 flags);
 
 /**
  * iopfq_fault_dev_lookup - the handle of attached @dev_id.
