@@ -9,7 +9,8 @@
 #   bench/run.sh              full run, results in build/release/bench/out/
 #   bench/run.sh --quick      under a minute: fewer scenarios, shorter runs
 #   bench/run.sh --results    full run, then regenerate RESULTS.md (its
-#                             benchmark section) and bench/results/*.png
+#                             benchmark section) and bench/results/*.png,
+#                             and add the run to bench/history/ (bench/dashboard.sh)
 #   any other option goes to iopfq_bench (--seconds S, --only SUBSTR, ...)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -99,6 +100,7 @@ fi
 if [ "$results" = 1 ]; then
 	cut -d' ' -f1-3 /proc/loadavg >"$out/load_end.txt"
 	"$top/bench/results.sh" "$out"
+	"$top/bench/history.py" add "$out" --options "${args[*]-}"
 fi
 echo
 echo "results: $out (flood.json is Google Benchmark JSON: bench/compare.py A.json B.json)"
