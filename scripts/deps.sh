@@ -12,12 +12,14 @@ set -euo pipefail
 #   bench/compare.sh   build benchlib bench
 #   bench/dashboard.sh dashboard
 declare -A groups=(
-	# compilers and CMake; clang for the sanitizer presets and the freestanding check
-	[build]="build-essential cmake pkg-config clang"
+	# compilers and CMake; clang for the sanitizer presets and the freestanding check;
+	# sys/sdt.h for libiopfq's USDT probes (cmake/IopfqUsdt.cmake)
+	[build]="build-essential cmake pkg-config clang systemtap-sdt-dev"
 	# cmocka, liburcu-memb (tests, libiopfq); clang's sanitizer and libFuzzer
 	# runtimes (asan, tsan); python3 (JSON checks); git (repository checks)
-	# chromium and libjs-chart.js: the benchmark dashboard's browser test
-	[test]="libcmocka-dev liburcu-dev libclang-rt-14-dev file binutils spin python3 git chromium libjs-chart.js"
+	# chromium and libjs-chart.js: the benchmark dashboard's browser test;
+	# linux-perf: tests/perf/usdt.sh records the USDT probes
+	[test]="libcmocka-dev liburcu-dev libclang-rt-14-dev file binutils spin python3 git chromium libjs-chart.js linux-perf"
 	[cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user-static libcmocka-dev:arm64 liburcu-dev:arm64"
 	# what configuring and building bench/ needs: liburcu-memb and -cds,
 	# Concurrency Kit, Google Benchmark (C++)
