@@ -151,7 +151,10 @@ md.append("BM_Assemble, BM_ReadBatch and BM_RespondBatch pause the timer around 
           "per-call times of the small batches include. BM_ReportReadRespond/1 is the whole fault "
           "path of one page on one CPU.\n")
 if hyper:
-    md.append("### hyperfine: whole-scenario wall time (8x32/g4/busy, 0.5 s measured + set-up + drain)\n")
+    md.append("### hyperfine: fixed work, whole processes (bench/hyperfine.sh)\n")
+    md.append("examples/vmm_loop answering 20000 groups per device (a VMM's epoll/read/write loop on "
+              "libiopfq), then `iopfq sim` creating a fault FD, attaching N devices, 1 ms of faults, "
+              "draining and destroying it (one RCU grace period per detached device).\n")
     md.append(hyper + "\n")
 md.append("Regenerate: `bench/run.sh --results`. Compare two runs: `bench/compare.py old.json new.json` "
           "(ratios only; exit 1 on regression) or `/usr/share/benchmark/compare.py benchmarks old.json new.json` "
