@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The noise-aware regression gate: builds the flood benchmark of two
-# revisions (git worktrees under build/compare/, release preset, only the
-# iopfq_bench target), runs them interleaved N times each (A B, B A, A B, ...:
-# a drift of the machine during the comparison hits both sides alike), and
-# judges every ratio metric with bench/gate.py (rank test, bootstrap
-# interval, better / worse / same / can't tell).
+# The noise-aware regression gate: builds the benchmarks of two revisions
+# (git worktrees under build/compare/, release preset, only the iopfq_bench
+# and iopfq_micro targets), runs them interleaved N times each (A B, B A,
+# A B, ...: a drift of the machine during the comparison hits both sides
+# alike), and judges with bench/gate.py (rank test, bootstrap interval,
+# better / worse / same / can't tell) every ratio metric of the flood and
+# the CPU time per operation of the single-thread micro-benchmarks BM_Report
+# and BM_ReportReadRespond (CPU time: a thread the host or a neighbour
+# preempts is not charged for it, which wall-clock flood figures are).
 #
 #   bench/compare.sh OLD_REV NEW_REV [--runs N] [--tolerance T] [-- BENCH_OPTIONS]
 #
@@ -13,7 +16,8 @@
 # ping-pong, every implementation, floors measured in each run).
 # Exit status: 1 on a significant regression beyond the tolerance (default
 # 10 %) or a broken invariant, 0 otherwise, 2 on a usage or build error.
-# Run files: build/compare/OLD..NEW/{old,new}-K.json, and the verdicts in
+# A run that does not finish in 300 s is killed and made again, once.
+# Run files: build/compare/OLD..NEW/{old,new}-K[.micro].json, the verdicts in
 # build/compare/OLD..NEW/verdicts.txt.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,12 +49,12 @@ build() {
 			{ echo "compare.sh: git worktree add $rev failed" >&2; return 1; }
 	fi
 	(cd "$src" && cmake --preset release >/dev/null &&
-		nice cmake --build --preset release -j"$(nproc)" --target iopfq_bench >/dev/null) ||
+		nice cmake --build --preset release -j"$(nproc)" --target iopfq_bench iopfq_micro >/dev/null) ||
 		{ echo "compare.sh: building $rev failed" >&2; return 1; }
 	echo "$src/build/release/bench/iopfq_bench"
 }
 
-echo "building ${old:0:12} and ${new:0:12} (release preset, iopfq_bench only)"
+echo "building ${old:0:12} and ${new:0:12} (release preset, iopfq_bench and iopfq_micro)"
 old_bin=$(build "$old") || exit 2
 new_bin=$(build "$new") || exit 2
 out="$top/build/compare/${old:0:12}..${new:0:12}"
@@ -69,10 +73,18 @@ for k in $(seq 1 "$runs"); do
 	for side in $order; do
 		bin=$old_bin
 		[ "$side" = new ] && bin=$new_bin
-		# a run that broke an invariant exits 1 but writes its JSON: gate.py judges it
-		"$bin" "${bench_opts[@]}" --json "$out/$side-$k.json" >"$out/$side-$k.txt" 2>&1 || true
-		[ -s "$out/$side-$k.json" ] ||
-			{ echo "compare.sh: run $k of $side wrote no results (see $out/$side-$k.txt)" >&2; exit 2; }
+		for try in 1 2; do
+			# a run that broke an invariant exits 1 but writes its JSON: gate.py judges it
+			timeout 300 "$bin" "${bench_opts[@]}" --json "$out/$side-$k.json" \
+				>"$out/$side-$k.txt" 2>&1 || true
+			[ -s "$out/$side-$k.json" ] && break
+			echo "  run $k of $side wrote no results (try $try; see $out/$side-$k.txt)" >&2
+		done
+		[ -s "$out/$side-$k.json" ] || exit 2
+		micro="$(dirname "$bin")/iopfq_micro"
+		[ -x "$micro" ] && "$micro" --benchmark_filter='^BM_Report(ReadRespond/(1|4))?$' \
+			--benchmark_min_time=0.1 --benchmark_out="$out/$side-$k.micro.json" \
+			--benchmark_out_format=json >/dev/null 2>&1 || true
 	done
 	echo "  round $k of $runs done ($order), load $(cut -d' ' -f1 /proc/loadavg)"
 done

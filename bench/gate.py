@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: MIT
 """Judge a change from repeated runs: the regression gate of bench/compare.sh.
 
-Reads several iopfq_bench result files (Google Benchmark JSON) of an old and
-a new build, made interleaved on the same machine, and for every ratio metric
+Reads several result files (Google Benchmark JSON) of an old and a new build,
+made interleaved on the same machine: iopfq_bench's (FILE.json) and, when
+present, iopfq_micro's (FILE.micro.json beside it). For every ratio metric
 of bench/compare.py (iopfq's p50 over the floor and p99.9 over p50, iopfq's
 throughput and p50 advantage over each baseline; all measured side by side
-within one run) asks whether the new samples differ from the old:
+within one run) and the CPU time per operation of each micro-benchmark (a
+single thread: CPU time does not charge it for preemption) it asks whether
+the new samples differ from the old:
 
   * Mann-Whitney U rank test, two-sided, p-values Holm-corrected over every
     metric tested (so many metrics do not make a false alarm likely);
@@ -24,6 +27,7 @@ Usage: bench/gate.py --old A1.json A2.json ... --new B1.json B2.json ...
                      [--tolerance 0.10] [--alpha 0.05]
 """
 import argparse
+import json
 import os
 import sys
 
@@ -32,6 +36,21 @@ from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import IOPFQ_IMPLS, RATIOS, impl_of, load  # noqa: E402
+
+# micro-benchmark metric: (direction) +1 means higher is worse
+MICRO = {"cpu_time": +1}
+
+
+def load_run(path):
+    """flood/ rows of PATH, plus the BM_ rows of PATH's .micro.json if any."""
+    rows = load(path)
+    micro = path[:-len(".json")] + ".micro.json"
+    if os.path.exists(micro):
+        with open(micro) as f:
+            for b in json.load(f).get("benchmarks", []):
+                if b.get("run_type", "iteration") == "iteration":
+                    rows[b["name"]] = b
+    return rows
 
 
 def holm(pvalues):
@@ -62,6 +81,10 @@ def samples(runs):
     out = {}
     for run in runs:
         for name, row in run.items():
+            if name.startswith("BM_"):
+                for metric in MICRO:
+                    out.setdefault(name, {}).setdefault(metric, []).append(float(row[metric]))
+                continue
             is_iopfq = impl_of(name) in IOPFQ_IMPLS
             for metric, (rows, _) in RATIOS.items():
                 if (rows == "iopfq") != is_iopfq or float(row.get(metric, 0)) <= 0:
@@ -78,7 +101,8 @@ def main():
                     help="a change smaller than this is never a regression (default 0.10)")
     ap.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (default 0.05)")
     a = ap.parse_args()
-    old_runs, new_runs = [load(p) for p in a.old], [load(p) for p in a.new]
+    old_runs = [load_run(p) for p in a.old if not p.endswith(".micro.json")]
+    new_runs = [load_run(p) for p in a.new if not p.endswith(".micro.json")]
     if min(len(old_runs), len(new_runs)) < 3 or not all(old_runs + new_runs):
         print("gate.py: need at least 3 runs of each side, each with flood/ rows", file=sys.stderr)
         return 2
@@ -102,7 +126,7 @@ def main():
     print(f"{'benchmark':44} {'metric':24} {'old med':>9} {'new med':>9} {'change':>8} "
           f"{'95% CI':>17} {'p(Holm)':>8}  verdict")
     for k, ((name, metric, o, n, _), p) in enumerate(zip(tests, padj)):
-        direction = RATIOS[metric][1]
+        direction = MICRO[metric] if name.startswith("BM_") else RATIOS[metric][1]
         change = float(np.median(n) / np.median(o) - 1)
         lo, hi = change_ci(o, n, seed=k)
         bad = change * direction
@@ -120,7 +144,7 @@ def main():
     broken = 0
     for i, run in enumerate(new_runs):
         for name, row in run.items():
-            if impl_of(name) not in IOPFQ_IMPLS:
+            if name.startswith("BM_") or impl_of(name) not in IOPFQ_IMPLS:
                 continue
             for metric in ("lost", "duplicated", "allocs_per_fault"):
                 if float(row.get(metric, 0)) > 0:
