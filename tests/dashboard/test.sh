@@ -5,7 +5,8 @@
 # warning or a resource that did not load), on a script error the page
 # caught, or on a chart asked for and not drawn. Then proves the check can
 # fail (the same site without chart.min.js must be refused) and saves a
-# screenshot of the page.
+# screenshot of the page. Also checks that the latest-run table marks a
+# ratio made twice as bad as in two earlier runs.
 # Usage: tests/dashboard/test.sh [SCREENSHOT.png]   (default: build/dashboard-test/dashboard.png)
 # Exit: 0 passed, 1 failed, 77 skipped (chromium or libjs-chart.js missing).
 set -euo pipefail
@@ -65,6 +66,36 @@ if check "$work/broken"; then
 	fail=1
 else
 	echo "ok: refused"
+fi
+
+# the latest-run table marks a regression: three copies of the newest run,
+# the last with iopfq's p50 over the floor doubled in every scenario
+mkdir -p "$work/hist"
+want=$(/usr/bin/python3 - "$top/bench/history" "$work/hist" <<'PY'
+import json, os, sys
+src, dst = sys.argv[1], sys.argv[2]
+newest = sorted(f for f in os.listdir(src) if f.endswith(".json"))[-1]
+doubled = 0
+for k in range(3):
+    doc = json.load(open(os.path.join(src, newest)))
+    m = doc["context"]["iopfq_run"]
+    m["id"] = f"{m['id']}-copy{k}"
+    m["date"] = m["date"].replace("Z", f".{k}Z")
+    for row in doc["benchmarks"]:
+        if k == 2 and row["name"].endswith("/iopfq") and row.get("ratio_p50_to_floor", 0) > 0:
+            row["ratio_p50_to_floor"] *= 2
+            doubled += 1
+    json.dump(doc, open(os.path.join(dst, m["id"] + ".json"), "w"))
+print(doubled)
+PY
+)
+"$top/bench/dashboard.sh" "$work/marked" --history "$work/hist" >/dev/null
+marked=$(sed -n 's/.*id="regressions" data-worse="\([0-9]*\)".*/\1/p' "$work/marked/index.html")
+if [ -n "$marked" ] && [ "$marked" -gt 0 ] && [ "$marked" = "$want" ]; then
+	echo "ok: a doubled p50/floor is marked worse in the latest-run table ($marked of $want rows)"
+else
+	echo "FAIL: the latest-run table marked ${marked:-nothing} of $want doubled ratios worse"
+	fail=1
 fi
 
 browse "file://$work/site/index.html" --hide-scrollbars --window-size=1400,1500 --screenshot="$shot" >/dev/null
