@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-"$top/scripts/deps.sh" build bench
+"$top/scripts/deps.sh" build benchlib bench
 old=$(git -C "$top" rev-parse --verify "$old_rev^{commit}") || { echo "compare.sh: no commit $old_rev" >&2; exit 2; }
 new=$(git -C "$top" rev-parse --verify "$new_rev^{commit}") || { echo "compare.sh: no commit $new_rev" >&2; exit 2; }
 
@@ -48,7 +48,8 @@ build() {
 		git -C "$top" worktree add --detach -f "$src" "$rev" >/dev/null 2>&1 ||
 			{ echo "compare.sh: git worktree add $rev failed" >&2; return 1; }
 	fi
-	(cd "$src" && cmake --preset release >/dev/null &&
+	# IOPFQ_BUILD_BENCH: benchmarks are optional since it exists (older revisions ignore it)
+	(cd "$src" && cmake --preset release -DIOPFQ_BUILD_BENCH=ON >/dev/null 2>&1 &&
 		nice cmake --build --preset release -j"$(nproc)" --target iopfq_bench iopfq_micro >/dev/null) ||
 		{ echo "compare.sh: building $rev failed" >&2; return 1; }
 	echo "$src/build/release/bench/iopfq_bench"

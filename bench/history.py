@@ -125,7 +125,8 @@ def add_flood(out, history, options):
         "kind": "flood",
         "date": now_utc(),
         **commit_info(read(os.path.join(out, "commit.txt"), "unknown")),
-        "tree": "unknown" if dirty == "" else ("clean" if dirty == "0" else f"{dirty} uncommitted change(s)"),
+        "tree": ("unknown" if dirty in ("", "unknown")
+                 else "clean" if dirty == "0" else f"{dirty} uncommitted change(s)"),
         "quick": "--quick" in options.split(),
         "machine": machine(),
         "floors": floors_of(rows),
