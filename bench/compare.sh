@@ -16,12 +16,16 @@
 # ping-pong, every implementation, floors measured in each run).
 # Exit status: 1 on a significant regression beyond the tolerance (default
 # 10 %) or a broken invariant, 0 otherwise, 2 on a usage or build error.
-# A run that does not finish in 300 s is killed and made again, once.
+# Runs default to 8 each: fewer cannot reach significance once the rank
+# test is corrected for the 40-odd metrics.
+# A run that does not finish in 300 s is killed and made again, once. The
+# worktrees stay for the next comparison (git worktree list; remove one with
+# git worktree remove build/compare/src-REV).
 # Run files: build/compare/OLD..NEW/{old,new}-K[.micro].json, the verdicts in
 # build/compare/OLD..NEW/verdicts.txt.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 2 ] || usage
 old_rev=$1 new_rev=$2
 shift 2
