@@ -16,8 +16,8 @@
 # ping-pong, every implementation, floors measured in each run).
 # Exit status: 1 on a significant regression beyond the tolerance (default
 # 10 %) or a broken invariant, 0 otherwise, 2 on a usage or build error.
-# Runs default to 8 each: fewer cannot reach significance once the rank
-# test is corrected for the 40-odd metrics.
+# Runs default to 8 each: with 6 or fewer no result can reach significance
+# once the rank test is corrected for the 40-odd metrics.
 # A run that does not finish in 300 s is killed and made again, once. The
 # worktrees stay for the next comparison (git worktree list; remove one with
 # git worktree remove build/compare/src-REV).
