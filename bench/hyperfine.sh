@@ -14,11 +14,13 @@
 set -euo pipefail
 build=${1:?usage: bench/hyperfine.sh BUILD_DIR OUT_DIR}
 out=${2:?usage: bench/hyperfine.sh BUILD_DIR OUT_DIR}
+out=$(cd "$out" && pwd)
+cd "$build" # the tables name the programs relative to the build directory
 hyperfine --style basic --warmup 1 --runs 5 --parameter-list devices 1,4 \
 	--export-markdown "$out/hyperfine_vmm.md" --export-json "$out/hyperfine_vmm.json" \
-	"$build/examples/vmm_loop --devices {devices} --credits 32 --groups 20000" 2>&1 | grep -vE "^\s*$"
+	"examples/vmm_loop --devices {devices} --credits 32 --groups 20000" 2>&1 | grep -vE "^\s*$"
 hyperfine --style basic --warmup 2 --runs 10 --parameter-list devices 1,16,256,1024 \
 	--export-markdown "$out/hyperfine_sim.md" --export-json "$out/hyperfine_sim.json" \
-	"$build/user-adapter/sim/iopfq sim --devices {devices} --credits 32 --seconds 0.001 --busy-poll" 2>&1 |
+	"user-adapter/sim/iopfq sim --devices {devices} --credits 32 --seconds 0.001 --busy-poll" 2>&1 |
 	grep -vE "^\s*$"
 cat "$out/hyperfine_vmm.md" "$out/hyperfine_sim.md" >"$out/hyperfine.md"
