@@ -27,7 +27,9 @@ browse() { # browse URL WHAT [extra chromium options]: DOM on stdout, log in $wo
 	local url=$1
 	shift
 	rm -rf "$work/profile"
+	# --disable-dev-shm-usage: a chroot may have an empty /dev/shm
 	timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-dev-shm-usage \
 		--disable-background-networking --disable-component-update --disable-sync \
 		--user-data-dir="$work/profile" --enable-logging=stderr --v=0 "$@" "$url" 2>"$work/log"
 }
