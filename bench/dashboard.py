@@ -12,8 +12,10 @@ Usage: bench/dashboard.py OUT_DIR [--history DIR] [--chartjs FILE] [--tolerance 
 import argparse
 import html
 import json
+import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -23,8 +25,12 @@ from history import HISTORY, TOP, load_history  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dashboard")
 CHARTJS = "/usr/share/javascript/chart.js/chart.min.js"
-# how many earlier runs of the same kind the latest one is judged against
+# how many earlier runs of the same kind the latest one is judged against,
+# how many it needs at least, and how many (scaled) median absolute
+# deviations of theirs a move must exceed to be marked
 WINDOW = 10
+MIN_EARLIER = 3
+MAD_SPREAD = 3
 LABELS = {
     "ratio_p50_to_floor": "p50 / floor",
     "ratio_p999_to_p50": "p99.9 / p50",
@@ -60,11 +66,13 @@ def floor_p(run, which, pct):
 
 
 def judge(runs, latest, tolerance):
-    """Marks each ratio of the latest run against earlier runs of the same
-    kind and length (quick or full): worse (better) when it is worse (better)
-    than the median of up to WINDOW earlier values by more than the tolerance
-    and than every one of them; else unmarked. One earlier run is not enough
-    to say anything: the mark needs two."""
+    """Marks each ratio of the latest run against up to WINDOW earlier runs
+    of the same kind and length (quick or full), on a log scale: worse
+    (better) when it is further from their median, in the bad (good)
+    direction, than both the tolerance and MAD_SPREAD times their median
+    absolute deviation (scaled to a standard deviation). A ratio that
+    scatters from run to run on this machine thus needs a larger move to be
+    marked. It needs MIN_EARLIER earlier values; else it is left unmarked."""
     m = runs[latest]["context"]["iopfq_run"]
     earlier = [r for r in runs[:latest]
                if r["context"]["iopfq_run"]["kind"] == m["kind"]
@@ -75,19 +83,17 @@ def judge(runs, latest, tolerance):
         for metric, (rows, direction) in RATIOS.items():
             if metric not in row or (rows == "iopfq") != (impl in IOPFQ_IMPLS):
                 continue
-            old = [r[metric] for run in earlier for r in run["benchmarks"]
+            old = [math.log(r[metric]) for run in earlier for r in run["benchmarks"]
                    if r["name"] == row["name"] and r.get(metric, 0) > 0]
-            if len(old) < 2 or row[metric] <= 0:
+            if len(old) < MIN_EARLIER or row[metric] <= 0:
                 continue
-            old.sort()
-            median = old[len(old) // 2] if len(old) % 2 else (old[len(old) // 2 - 1] + old[len(old) // 2]) / 2
-            change = (row[metric] - median) / median * direction
-            beyond = row[metric] > old[-1] if direction > 0 else row[metric] < old[0]
-            within = row[metric] < old[0] if direction > 0 else row[metric] > old[-1]
-            if change > tolerance and beyond:
-                marks[(row["name"], metric)] = ("worse", change)
-            elif -change > tolerance and within:
-                marks[(row["name"], metric)] = ("better", change)
+            median = statistics.median(old)
+            mad = 1.4826 * statistics.median(abs(x - median) for x in old)
+            threshold = max(math.log1p(tolerance), MAD_SPREAD * mad)
+            move = (math.log(row[metric]) - median) * direction
+            if abs(move) > threshold:
+                marks[(row["name"], metric)] = ("worse" if move > 0 else "better",
+                                                math.expm1(move * direction))
     return marks, len(earlier)
 
 
@@ -172,6 +178,12 @@ def chart_data(runs, scen):
     return charts
 
 
+def load_text(m):
+    """The 1-minute load average at the start and the end of a run."""
+    start, end = m.get("load", {}).get("start") or ["?"], m.get("load", {}).get("end") or ["?"]
+    return html.escape(f"{start[0]} at the start, {end[0]} at the end")
+
+
 def latest_table(runs, scen, tolerance):
     if not runs:
         return "<p>The history is empty: run <code>bench/run.sh --results</code>.</p>", 0
@@ -205,12 +217,14 @@ def latest_table(runs, scen, tolerance):
     link = f"runs/{html.escape(m['id'])}.html"
     intro = (f"<p>Run <a href=\"{link}\">{html.escape(m['id'])}</a>, commit "
              f"<a href=\"{link}#commit\">{html.escape(m['commit'][:12])}</a> ({html.escape(m['tree'])}, "
-             f"{'--quick' if m['quick'] else 'full'} run, load {html.escape(str(m['load']))}), judged against "
+             f"{'--quick' if m['quick'] else 'full'} run, load average {load_text(m)}), judged against "
              f"{n_earlier} earlier {m['kind']} run(s) of the same length: a ratio is marked "
-             f"<span class=\"worse\">worse</span> (<span class=\"better\">better</span>) when it is worse "
-             f"(better) than the median of up to {WINDOW} earlier runs by more than {tolerance:.0%} and than "
-             f"every one of them; fewer than 2 earlier runs mark nothing. A single run on a shared VM is "
-             f"noisy: <code>bench/compare.sh OLD NEW</code> decides from repeated interleaved runs.</p>"
+             f"<span class=\"worse\">worse</span> (<span class=\"better\">better</span>) when it lies "
+             f"further from the median of up to {WINDOW} earlier runs, in the bad (good) direction, than "
+             f"both {tolerance:.0%} and {MAD_SPREAD} times their spread (median absolute deviation, "
+             f"log scale); fewer than {MIN_EARLIER} earlier runs mark nothing. A single run on a shared "
+             f"VM is noisy: <code>bench/compare.sh OLD NEW</code> decides from repeated interleaved "
+             f"runs.</p>"
              f"<p id=\"regressions\" data-worse=\"{worse}\">{worse} ratio(s) marked worse.</p>")
     return intro + "<table class=\"latest\">" + head + "".join(body) + "</table>", worse
 
