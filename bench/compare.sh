@@ -7,7 +7,8 @@
 # better / worse / same / can't tell) every ratio metric of the flood and
 # the CPU time per operation of the single-thread micro-benchmarks BM_Report
 # and BM_ReportReadRespond (CPU time: a thread the host or a neighbour
-# preempts is not charged for it, which wall-clock flood figures are).
+# preempts is not charged for it, which wall-clock flood figures are; each
+# run's value is the median of 5 repetitions).
 #
 #   bench/compare.sh OLD_REV NEW_REV [--runs N] [--tolerance T] [-- BENCH_OPTIONS]
 #
@@ -88,7 +89,8 @@ for k in $(seq 1 "$runs"); do
 		[ -s "$out/$side-$k.json" ] || exit 2
 		micro="$(dirname "$bin")/iopfq_micro"
 		[ -x "$micro" ] && "$micro" --benchmark_filter='^BM_Report(ReadRespond/(1|4))?$' \
-			--benchmark_min_time=0.1 --benchmark_out="$out/$side-$k.micro.json" \
+			--benchmark_min_time=0.05 --benchmark_repetitions=5 \
+			--benchmark_report_aggregates_only=true --benchmark_out="$out/$side-$k.micro.json" \
 			--benchmark_out_format=json >/dev/null 2>&1 || true
 	done
 	echo "  round $k of $runs done ($order), load $(cut -d' ' -f1 /proc/loadavg)"

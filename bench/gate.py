@@ -4,7 +4,8 @@
 
 Reads several result files (Google Benchmark JSON) of an old and a new build,
 made interleaved on the same machine: iopfq_bench's (FILE.json) and, when
-present, iopfq_micro's (FILE.micro.json beside it). For every ratio metric
+present, iopfq_micro's (FILE.micro.json beside it; with repetitions, the
+median of each run's repetitions is that run's value). For every ratio metric
 of bench/compare.py (iopfq's p50 over the floor and p99.9 over p50, iopfq's
 throughput and p50 advantage over each baseline; all measured side by side
 within one run) and the CPU time per operation of each micro-benchmark (a
@@ -47,9 +48,14 @@ def load_run(path):
     micro = path[:-len(".json")] + ".micro.json"
     if os.path.exists(micro):
         with open(micro) as f:
-            for b in json.load(f).get("benchmarks", []):
-                if b.get("run_type", "iteration") == "iteration":
-                    rows[b["name"]] = b
+            bench = json.load(f).get("benchmarks", [])
+        # with --benchmark_repetitions: the median of the repetitions, one
+        # value per run (the runs, not the repetitions, are the samples)
+        medians = {b["run_name"]: b for b in bench if b.get("aggregate_name") == "median"}
+        for b in bench:
+            if b.get("run_type", "iteration") == "iteration":
+                rows[b["name"]] = b
+        rows.update(medians)
     return rows
 
 
