@@ -3,13 +3,16 @@
 # builds the release preset, runs the flood benchmark (iopfq against the
 # iommufd model, liburcu wfcqueue + rculfhash, ck_ring MP, and the physical
 # floors), the preempted-producer test, a perf-counter pass, the Google
-# Benchmark micro-benchmarks and hyperfine whole-scenario timings, and
+# Benchmark micro-benchmarks and hyperfine timings of fixed work (the
+# example VMM loop answering 20000 groups per device; `iopfq sim` bring-up
+# and teardown with 1 to 1024 devices), and
 # prints the tables. About 4 minutes on 2 CPUs.
 #
 #   bench/run.sh              full run, results in build/release/bench/out/
 #   bench/run.sh --quick      under a minute: fewer scenarios, shorter runs
 #   bench/run.sh --results    full run, then regenerate RESULTS.md (its
-#                             benchmark section) and bench/results/*.png
+#                             benchmark section) and bench/results/*.png,
+#                             and add the run to bench/history/ (bench/dashboard.sh)
 #   any other option goes to iopfq_bench (--seconds S, --only SUBSTR, ...)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +30,7 @@ done
 
 "$top/scripts/deps.sh" build test benchlib bench
 cmake --preset release -DIOPFQ_BUILD_BENCH=ON >/dev/null
-cmake --build --preset release -j"$(nproc)" --target iopfq_bench iopfq_micro >/dev/null
+cmake --build --preset release -j"$(nproc)" --target iopfq_bench iopfq_micro iopfq_cli vmm_loop >/dev/null
 bin="$top/build/release/bench"
 out="$bin/out"
 rm -rf "$out"
@@ -84,13 +87,8 @@ min_time=0.2
 
 if [ "$quick" = 0 ] && command -v hyperfine >/dev/null; then
 	echo
-	echo "== hyperfine: whole-scenario wall time (8x32/g4/busy, 0.5 s measured + set-up, per implementation) =="
-	cmds=()
-	for impl in iopfq iommufd-model urcu-wfcq+lfht ck_ring-mpsc; do
-		cmds+=("$bin/iopfq_bench --no-floors --no-stall --only 8x32/g4/busy --impl $impl --seconds 0.5")
-	done
-	hyperfine --style basic --runs 3 --warmup 1 --export-markdown "$out/hyperfine.md" \
-		--export-json "$out/hyperfine.json" "${cmds[@]}" 2>&1 | grep -vE "^\s*$" | tail -20 || true
+	echo "== hyperfine: vmm_loop answering 20000 groups per device; iopfq sim bring-up and teardown of N devices =="
+	"$top/bench/hyperfine.sh" "$top/build/release" "$out" | grep -vE "^ *Warning" || true
 fi
 
 if command -v gnuplot >/dev/null; then
@@ -99,6 +97,7 @@ fi
 if [ "$results" = 1 ]; then
 	cut -d' ' -f1-3 /proc/loadavg >"$out/load_end.txt"
 	"$top/bench/results.sh" "$out"
+	"$top/bench/history.py" add "$out" --options "${args[*]-}"
 fi
 echo
 echo "results: $out (flood.json is Google Benchmark JSON: bench/compare.py A.json B.json)"

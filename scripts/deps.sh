@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages a command needs, only those missing.
-# Usage: scripts/deps.sh <group>...   groups: build test cross benchlib bench kernel dkms
+# Usage: scripts/deps.sh <group>...   groups: build test cross benchlib bench kernel dkms dashboard
 # Sourced knowledge of what each command needs lives here and nowhere else.
 set -euo pipefail
 
@@ -9,13 +9,18 @@ set -euo pipefail
 # command that needs it:
 #   tests/run-all.sh   build test cross benchlib   (+ kernel, dkms for its kernel step)
 #   bench/run.sh       build test benchlib bench
+#   bench/compare.sh   build benchlib bench
+#   bench/dashboard.sh dashboard
 declare -A groups=(
-	# compilers and CMake; clang for the sanitizer presets and the freestanding check
-	[build]="build-essential cmake pkg-config clang"
+	# compilers and CMake; clang for the sanitizer presets and the freestanding check;
+	# sys/sdt.h for libiopfq's USDT probes (cmake/IopfqUsdt.cmake)
+	[build]="build-essential cmake pkg-config clang systemtap-sdt-dev"
 	# cmocka, liburcu-memb (tests, libiopfq); clang's sanitizer and libFuzzer
 	# runtimes (asan, tsan); python3 (JSON checks); git (repository checks);
-	# linux-source-6.12 and xz-utils (the UAPI header of tests/abi)
-	[test]="libcmocka-dev liburcu-dev libclang-rt-14-dev file binutils spin python3 git linux-source-6.12 xz-utils"
+	# linux-source-6.12 and xz-utils (the UAPI header of tests/abi);
+	# chromium and libjs-chart.js: the benchmark dashboard's browser test;
+	# linux-perf: tests/perf/usdt.sh records the USDT probes
+	[test]="libcmocka-dev liburcu-dev libclang-rt-14-dev file binutils spin python3 git linux-source-6.12 xz-utils chromium libjs-chart.js linux-perf"
 	[cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user-static libcmocka-dev:arm64 liburcu-dev:arm64"
 	# what configuring and building bench/ needs: liburcu-memb and -cds,
 	# Concurrency Kit, Google Benchmark (C++)
@@ -26,6 +31,8 @@ declare -A groups=(
 	[kernel]="linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio sparse build-essential"
 	# tests/kernel/dkms.sh
 	[dkms]="dkms"
+	# bench/dashboard.sh: Chart.js, copied into the generated site
+	[dashboard]="python3 libjs-chart.js"
 )
 
 want=()

@@ -29,6 +29,22 @@
  *   IOPFQ_STATIC_ASSERT(c, msg)    (iopfq/types.h)
  *   IOPFQ_WARN_ON(cond)            report a broken invariant once per site;
  *                                  evaluates to cond; never stops the caller
+ *   IOPFQ_PROBE(name, args...)     a static trace point with up to 4 integer
+ *                                  arguments (the list below); optional: by
+ *                                  default it is nothing and its arguments
+ *                                  are not evaluated
+ *   IOPFQ_PROBE_ENABLED(name)      nonzero only while a tracer is attached
+ *                                  to probe @name; guards work done for the
+ *                                  probe alone (a clock read); default 0
+ *
+ * The probes core/ fires (provider "iopfq"; perf names them sdt_iopfq:NAME):
+ *   report   (dev_id, pasid, grpid, flags)   a page request entered the ring
+ *   deliver  (dev_id, cookie, npages, pasid) iopfq_read() handed a group out
+ *   answer   (dev_id, cookie, code, latency_ns) an iopfq_respond() answer won
+ *            its cookie; latency_ns is the time since the consumer drained
+ *            the group's first page (the reader's and answerer's share of
+ *            the fault-to-response time), read from ops.now_ns only while
+ *            the probe is enabled
  *
  * Services the core needs at run time (sleeping, clocks, waking the
  * consumer, the RCU grace period, answering the hardware) are not here:
@@ -53,6 +69,12 @@
 
 #ifndef IOPFQ_CACHELINE
 #error "platform mapping must define IOPFQ_CACHELINE"
+#endif
+
+/* No tracer: probes compile to nothing (the kernel mapping, freestanding builds) */
+#ifndef IOPFQ_PROBE
+#define IOPFQ_PROBE(name, ...) ((void)0)
+#define IOPFQ_PROBE_ENABLED(name) 0
 #endif
 
 #endif /* IOPFQ_PLATFORM_H */

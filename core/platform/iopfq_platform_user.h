@@ -63,4 +63,27 @@ void iopfq_platform_warn(const char *file, int line, const char *cond);
 		iopfq_warn_c_;                                                 \
 	})
 
+/*
+ * Probes: USDT (SystemTap SDT notes, <sys/sdt.h>) when the build defines
+ * IOPFQ_USDT, which libiopfq's does. A probe is one nop at its site plus an
+ * ELF note naming it and where its arguments live; perf and bpftrace turn
+ * the nop into a uprobe while they trace. Each probe has a semaphore that
+ * the tracer raises while attached (IOPFQ_PROBE_ENABLED): one per probe and
+ * translation unit, since the note of each site names its own. sys/sdt.h
+ * uses nothing of libc, so the core stays freestanding with it.
+ */
+#if defined(IOPFQ_USDT)
+#define SDT_USE_VARIADIC 1
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+#define IOPFQ_PROBE(name, ...) STAP_PROBEV(iopfq, name, __VA_ARGS__)
+#define IOPFQ_PROBE_ENABLED(name) IOPFQ_UNLIKELY(iopfq_##name##_semaphore)
+#define IOPFQ_PROBE_SEMAPHORE_(name)                                           \
+	static volatile unsigned short iopfq_##name##_semaphore                \
+		__attribute__((section(".probes"), used))
+IOPFQ_PROBE_SEMAPHORE_(report);
+IOPFQ_PROBE_SEMAPHORE_(deliver);
+IOPFQ_PROBE_SEMAPHORE_(answer);
+#endif
+
 #endif /* IOPFQ_PLATFORM_USER_H */

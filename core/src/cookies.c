@@ -90,6 +90,7 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 		 * cookie sees the slot written above).
 		 */
 		IOPFQ_STORE_RELEASE(&cs->cookie, cookie);
+		IOPFQ_PROBE(deliver, d->dev_id, cookie, g->npages, g->pasid);
 
 		iopfq_ready_pop(q);
 	}
@@ -230,6 +231,9 @@ static int answer_one(struct iopfq *q, iopfq_u32 cookie, iopfq_u32 code)
 	 */
 	if (IOPFQ_CAS_ACQ_REL(&q->cslots[si].cookie, cookie, 0u) != cookie)
 		goto bad;
+	if (IOPFQ_PROBE_ENABLED(answer))
+		IOPFQ_PROBE(answer, q->cslots[si].dev_id, cookie, code,
+			    q->ops.now_ns(q->ops.ctx) - q->cslots[si].first_ns);
 	cslot_finish(q, &q->cslots[si],
 		     code == IOPFQ_PAGE_RESP_SUCCESS ? IOPFQ_HW_SUCCESS : IOPFQ_HW_INVALID,
 		     IOPFQ_ANSWER_USER);

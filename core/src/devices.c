@@ -194,6 +194,7 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
 	e->dev_idx = idx;
 	e->req = *req;
 	iopfq_ring_publish(slot, pos); /* R1 */
+	IOPFQ_PROBE(report, d->dev_id, req->pasid, req->grpid, req->flags);
 	if (IOPFQ_UNLIKELY(marker))
 		IOPFQ_STAT_ADD(&d->stats.markers_accepted, 1);
 
