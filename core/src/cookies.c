@@ -233,7 +233,7 @@ static int answer_one(struct iopfq *q, iopfq_u32 cookie, iopfq_u32 code)
 		goto bad;
 	if (IOPFQ_PROBE_ENABLED(answer))
 		IOPFQ_PROBE(answer, q->cslots[si].dev_id, cookie, code,
-			    q->ops.now_ns(q->ops.ctx) - q->cslots[si].first_ns);
+			    q->ops.now_ns(q->ctx) - q->cslots[si].first_ns);
 	cslot_finish(q, &q->cslots[si],
 		     code == IOPFQ_PAGE_RESP_SUCCESS ? IOPFQ_HW_SUCCESS : IOPFQ_HW_INVALID,
 		     IOPFQ_ANSWER_USER);
