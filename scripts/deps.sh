@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages a command needs, only those missing.
-# Usage: scripts/deps.sh <group>...   groups: build test cross benchlib bench kernel dkms dashboard
+# Usage: scripts/deps.sh <group>...   groups: build test cross benchlib bench kernel dkms dashboard iommufd
 # Sourced knowledge of what each command needs lives here and nowhere else.
 set -euo pipefail
 
 # Every find_package/pkg_check_modules/find_path/find_library of the CMake build
 # and every program a script calls maps to a package here, in the group of each
 # command that needs it:
-#   tests/run-all.sh   build test cross benchlib   (+ kernel, dkms for its kernel step)
+#   tests/run-all.sh   build test cross benchlib   (+ kernel, dkms for its kernel step, iommufd for its iommufd step)
 #   bench/run.sh       build test benchlib bench
 #   bench/compare.sh   build benchlib bench
 #   bench/dashboard.sh dashboard
@@ -33,6 +33,9 @@ declare -A groups=(
 	[dkms]="dkms"
 	# bench/dashboard.sh: Chart.js, copied into the generated site
 	[dashboard]="python3 libjs-chart.js"
+	# tests/kernel/iommufd/: Linux 6.12 built from Debian's source (flex, bison,
+	# bc, libelf, libssl, rsync for headers_install), booted in QEMU
+	[iommufd]="linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev xz-utils rsync cpio busybox-static qemu-system-x86"
 )
 
 want=()
