@@ -299,7 +299,7 @@ static bool case_cookie_zero(struct ctx *c)
  * too small for the first group is refused with EINVAL and consumes nothing */
 static bool case_group_fit(struct ctx *c)
 {
-	struct iommu_hwpt_pgfault r[3];
+	struct iommu_hwpt_pgfault r[5];	/* room for 3 more at &r[2] */
 	int i;
 
 	for (i = 0; i < 3; i++)

@@ -10,7 +10,7 @@
 # The cache directory ($IOPFQ_KERNEL_CACHE, default /var/cache/iopfq-kernel)
 # holds the extracted source once per package version, and one build per
 # flavor/series/key, where the key hashes the package version, the compiler,
-# the config fragments and (patched) every file of kernel/series/ and of core/.
+# the config fragments and (patched) every file kernel/series/apply.sh reads.
 # A rerun with the same key reuses the build; concurrent callers wait on a lock.
 #
 # Usage: tests/kernel/iommufd/kbuild.sh [--flavor tiny|debug] [--series stock|patched]
@@ -56,7 +56,7 @@ key=$({
 	gcc --version | head -1
 	cat "${frags[@]}"
 	if [ "$series" = patched ]; then
-		(cd "$top" && find kernel/series core -type f | LC_ALL=C sort | xargs sha256sum)
+		"$top/kernel/series/apply.sh" --inputs | xargs sha256sum | sed "s|  $top/|  |"
 	fi
 } | sha256sum | cut -c1-16)
 name="$flavor-$series-$key"
