@@ -18,10 +18,18 @@
 #   kernel    iopfq.ko built against Debian's kernel and tested inside it,
 #             booted in qemu-system-x86_64 (tests/kernel/run.sh); and the
 #             DKMS add/build/install/remove path (tests/kernel/dkms.sh)
+#   iommufd   Linux 6.12 built from Debian's linux-source-6.12 (cached in
+#             /var/cache/iopfq-kernel), stock and with kernel/series/, booted
+#             in QEMU: the kernel's iommufd selftests and our fault-path cases
+#             on both (tests/kernel/iommufd/run.sh); checkpatch on the series
+#   iommufd-debug  the same tests on the patched kernel built with lockdep,
+#             KASAN, DEBUG_LIST, DEBUG_ATOMIC_SLEEP, DEBUG_OBJECTS and
+#             hung-task detection; any splat fails it
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
 # ctest summary; exits non-zero if anything failed. Usage:
-#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|fresh|kernel]...   (default: all)
+#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|fresh|kernel|iommufd|iommufd-debug]...
+#   (default: all)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -32,7 +40,7 @@ cd "$top"
 "$top/scripts/deps.sh" build test cross benchlib || exit 1
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 plain fresh kernel)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 plain fresh kernel iommufd iommufd-debug)
 jobs=$(nproc)
 mkdir -p "$top/build"
 declare -A result
@@ -47,6 +55,23 @@ for p in "${presets[@]}"; do
 			result[$p]="$(grep -E '^kernel test:' "$top/build/kernel-test.log" | tail -1); $(grep -E '^dkms test:' "$top/build/kernel-test.log" | tail -1)"
 		else
 			result[$p]="FAILED: $(grep -E '^(kernel|dkms) test:' "$top/build/kernel-test.log" | tr '\n' ' ')"
+			status=1
+		fi
+		continue
+	fi
+	if [ "$p" = iommufd ] || [ "$p" = iommufd-debug ]; then
+		echo "=== $p: Linux 6.12 from Debian's source under QEMU, stock and patched"
+		if [ "$p" = iommufd ]; then
+			args=(--flavor tiny --series both)
+		else
+			args=(--flavor debug --series patched)
+		fi
+		if "$top/tests/kernel/iommufd/run.sh" "${args[@]}" 2>&1 | tee "$top/build/$p.log" &&
+			{ [ "$p" != iommufd ] || "$top/kernel/series/checkpatch.sh" 2>&1 | tee -a "$top/build/$p.log"; }; then
+			result[$p]="$(grep -E '^iommufd test:' "$top/build/$p.log" | tail -1)"
+			[ "$p" = iommufd ] && result[$p]+="; checkpatch: $(grep -c '^checkpatch: clean' "$top/build/$p.log") patches clean"
+		else
+			result[$p]="FAILED: $(grep -E '^(iommufd test:|checkpatch: NOT)' "$top/build/$p.log" | tr '\n' ' ')"
 			status=1
 		fi
 		continue

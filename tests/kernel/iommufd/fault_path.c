@@ -38,7 +38,7 @@
 
 struct ctx {
 	int fd, ffd;
-	__u32 ioas, stdev, hwpt0, idev, parent, fault_id, iopf_hwpt;
+	__u32 ioas, stdev, idev, parent, fault_id, iopf_hwpt;
 };
 
 static char why[256];
@@ -109,7 +109,6 @@ static bool setup(struct ctx *c)
 	mock.id = c->ioas;
 	CHECK(test_cmd(c, &mock) == 0, "MOCK_DOMAIN: %s", strerror(errno));
 	c->stdev = mock.mock_domain.out_stdev_id;
-	c->hwpt0 = mock.mock_domain.out_hwpt_id;
 	c->idev = mock.mock_domain.out_idev_id;
 	parent.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
 	parent.dev_id = c->idev;
@@ -353,8 +352,8 @@ static bool case_flood(struct ctx *c)
 	return check_empty(c);
 }
 
-/* detaching the fault-enabled hwpt answers its groups (INVALID) in the
- * kernel: a later answer to a read group is refused, an unread group is gone,
+/* switching the device from the fault-enabled hwpt back to a plain domain
+ * of the IOAS answers its groups (INVALID) in the kernel: a later answer to a read group is refused, an unread group is gone,
  * a fault reported while detached reaches nobody */
 static bool case_detach(struct ctx *c)
 {
@@ -362,7 +361,7 @@ static bool case_detach(struct ctx *c)
 
 	if (!fault_one(c, 20, &a) || !trigger(c, 21))
 		return false;
-	if (!attach(c, c->hwpt0))
+	if (!attach(c, c->ioas))
 		return false;
 	EXPECT_ERR(respond(c, a, IOMMUFD_PAGE_RESP_SUCCESS), EINVAL);
 	if (!check_empty(c))

@@ -15,17 +15,24 @@
 # two selftest pass/fail lists must be identical. The lists are kept in
 # build/iommufd-<flavor>/ (selftests-<series>.txt, fault-path-<series>.txt).
 #
+# Also in the guest: fault_rtt.c, the trigger -> read -> write round trip
+# (RTT line: p50/p99/p99.9, throughput) and the kmem tracepoints per fault
+# (ALLOC line), printed for each kernel; under TCG only ratios between the
+# kernels of one run mean anything.
+#
 # Usage: tests/kernel/iommufd/run.sh [--flavor tiny|debug] [--series stock|patched|both]
+#                                    [--rtt N]   round trips timed (default 20000)
 # Prints "iommufd test: PASS|FAIL: ..." last; exit 0 pass, 1 fail.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 here="$top/tests/kernel/iommufd"
-flavor=tiny series=both
+flavor=tiny series=both rtt_n=20000
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--flavor) flavor=$2; shift ;;
 	--series) series=$2; shift ;;
-	*) echo "usage: $0 [--flavor tiny|debug] [--series stock|patched|both]" >&2; exit 2 ;;
+	--rtt) rtt_n=$2; shift ;;
+	*) echo "usage: $0 [--flavor tiny|debug] [--series stock|patched|both] [--rtt N]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -62,8 +69,10 @@ guest_programs() {
 		done
 		echo "$stamp" >"$g/.selftests"
 	fi
-	gcc -static -O2 -Wall -Wextra -Werror -isystem "$hdr" \
-		-I"$src/drivers/iommu/iommufd" -o "$g/fault_path" "$here/fault_path.c"
+	for t in fault_path fault_rtt; do
+		gcc -static -O2 -Wall -Wextra -Werror -isystem "$hdr" \
+			-I"$src/drivers/iommu/iommufd" -o "$g/$t" "$here/$t.c" || return 1
+	done
 }
 
 boot() {
@@ -71,8 +80,9 @@ boot() {
 	rm -rf "$w"
 	mkdir -p "$w/root/bin" "$w/root/dev" "$w/root/proc" "$w/root/sys"
 	cp /bin/busybox "$w/root/bin/busybox"
-	cp "$dir/guest/iommufd" "$dir/guest/iommufd_fail_nth" "$dir/guest/fault_path" "$w/root/bin/"
-	cat >"$w/root/init" <<'INIT'
+	cp "$dir/guest/iommufd" "$dir/guest/iommufd_fail_nth" "$dir/guest/fault_path" \
+		"$dir/guest/fault_rtt" "$w/root/bin/"
+	cat >"$w/root/init" <<INIT
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -80,14 +90,16 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing
-echo "guest: kernel $(uname -r), $(nproc) CPU, $(grep HugePages_Total /proc/meminfo)"
+echo "guest: kernel \$(uname -r), \$(nproc) CPU, \$(grep HugePages_Total /proc/meminfo)"
 cd /tmp 2>/dev/null || cd /
 for t in iommufd iommufd_fail_nth; do
-	echo "guest: selftest $t"
-	/bin/$t 2>&1 | sed "s/^/ST $t: /"
+	echo "guest: selftest \$t"
+	/bin/\$t 2>&1 | sed "s/^/ST \$t: /"
 done
 echo "guest: fault_path"
 /bin/fault_path
+echo "guest: fault_rtt"
+/bin/fault_rtt $k $rtt_n 1000
 echo "guest: kernel log follows"
 dmesg | sed 's/^/dmesg: /'
 echo "guest: done"
@@ -115,7 +127,7 @@ judge() {
 	local k=$1 w="$out/$1" log="$out/$1/console.log" ok=0
 	grep -q '^guest: done' "$log" || { echo "guest $k: did not finish"; ok=1; }
 	local bad
-	bad=$(grep -E 'BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|refcount_t|list_add corruption|list_del corruption|possible .*locking|possible recursive locking|circular locking|inconsistent lock state|sleeping function called|blocked for more than|hung_task|ODEBUG' "$log" | head -5)
+	bad=$(grep -E 'BUG:|WARNING:|Oops|general protection|UBSAN|refcount_t|list_add corruption|list_del corruption|possible .*locking|inconsistent lock state|sleeping function called|blocked for more than|ODEBUG: .*object' "$log" | head -5)
 	if [ -n "$bad" ]; then
 		echo "guest $k: kernel log reports a problem:"
 		echo "$bad"
@@ -153,6 +165,11 @@ judge() {
 		ok=1
 	fi
 	sed 's/^/  /' "$out/fault-path-$k.txt"
+	if grep -q '^RTT-ERROR' "$log" || ! grep -q '^RTT ' "$log" || ! grep -q '^ALLOC ' "$log"; then
+		echo "guest $k: fault_rtt failed: $(grep -E '^(RTT|ALLOC)' "$log" | tr '\n' ' ')"
+		ok=1
+	fi
+	grep -E '^(RTT|ALLOC) ' "$log" | sed 's/^/  /'
 	summary+=("$k: selftests $pass pass, $failn fail, $skip skip; fault_path $fp_pass of $fp_total")
 	return $ok
 }

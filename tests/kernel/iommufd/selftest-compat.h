@@ -4,11 +4,11 @@
  * tools/testing/selftests/iommu against the UAPI headers of the same
  * Debian linux-source-6.12 tree: that tarball's selftests were updated past
  * its own UAPI. These names stand in for what the selftests expect:
- *  - IOMMU_GET_HW_INFO's input type (a union with out_data_type upstream,
- *    only ever DEFAULT = 0 in these selftests, so the flag is never set);
+ *  - IOMMU_GET_HW_INFO's input type (a union with out_data_type upstream)
+ *    and its flag: this kernel refuses the flag, so the three get_hw_info
+ *    tests that ask for a given type fail (selftest-known-failures);
  *  - the PASID-capable mock device flag: 0 makes that fixture variant use a
- *    plain mock device, so its tests run; the three get_hw_info cases that
- *    then expect MOCK_PASID_WIDTH fail, on every kernel built from the tree.
+ *    plain mock device, so its tests run.
  */
 #define IOMMU_HW_INFO_TYPE_DEFAULT 0
 #define IOMMU_HW_INFO_FLAG_INPUT_TYPE (1 << 0)
