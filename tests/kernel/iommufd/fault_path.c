@@ -4,10 +4,9 @@
  * mock device (CONFIG_IOMMUFD_TEST) inside a QEMU guest. Runs unchanged on the
  * stock and the patched 6.12 kernel; run.sh compares their per-case results.
  *
- * Each case builds its own context: /dev/iommu, an IOAS, a mock device, a
- * nesting parent, a fault object and a fault-enabled nested hwpt the device is
- * switched to. IOMMU_TEST_OP_TRIGGER_IOPF reports one single-page group (the
- * mock sets LAST_PAGE) synchronously inside the ioctl.
+ * Each case starts from its own mock_fault_setup() (mock_fault.h): a mock
+ * device on a fault-enabled hwpt, whose IOMMU_TEST_OP_TRIGGER_IOPF reports
+ * one single-page group synchronously inside the ioctl.
  *
  * Cases: record sizes and offsets, unknown cookies, bad response codes,
  * cookie 0, whole groups per read, a flood, answers after detach, poll.
@@ -19,27 +18,18 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
-#include <linux/iommufd.h>
-#include "iommufd_test.h"
+#include "mock_fault.h"
 
 #define REC sizeof(struct iommu_hwpt_pgfault)
 #define RSP sizeof(struct iommu_hwpt_page_response)
 #define FLOOD 4096
-
-struct ctx {
-	int fd, ffd;
-	__u32 ioas, stdev, idev, parent, fault_id, iopf_hwpt;
-};
+#define PERM_RW (IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE)
 
 static char why[256];
 
@@ -73,107 +63,34 @@ static bool failf(const char *fmt, ...)
 	      _r == -1 ? strerror(_e) : "ok", (long)(want));                 \
 } while (0)
 
-static int test_cmd(struct ctx *c, struct iommu_test_cmd *cmd)
+static bool attach(struct mock_fault *c, __u32 pt)
 {
-	cmd->size = sizeof(*cmd);
-	return ioctl(c->fd, IOMMU_TEST_CMD, cmd);
-}
-
-static bool attach(struct ctx *c, __u32 pt)
-{
-	struct iommu_test_cmd cmd = {
-		.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
-		.id = c->stdev,
-		.mock_domain_replace = { .pt_id = pt },
-	};
-
-	CHECK(test_cmd(c, &cmd) == 0, "replace domain with %u: %s", pt, strerror(errno));
+	CHECK(mock_fault_attach(c, pt) == 0, "replace domain with %u: %s", pt, strerror(errno));
 	return true;
 }
 
-static bool setup(struct ctx *c)
+static bool trigger(struct mock_fault *c, __u32 grpid)
 {
-	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
-	struct iommu_test_cmd mock = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
-	struct iommu_hwpt_alloc parent = { .size = sizeof(parent) };
-	struct iommu_fault_alloc fault = { .size = sizeof(fault) };
-	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
-	struct iommu_hwpt_alloc nested = { .size = sizeof(nested) };
-
-	memset(c, 0, sizeof(*c));
-	c->ffd = -1;
-	c->fd = open("/dev/iommu", O_RDWR);
-	CHECK(c->fd >= 0, "open /dev/iommu: %s", strerror(errno));
-	CHECK(ioctl(c->fd, IOMMU_IOAS_ALLOC, &ioas) == 0, "IOAS_ALLOC: %s", strerror(errno));
-	c->ioas = ioas.out_ioas_id;
-	mock.id = c->ioas;
-	CHECK(test_cmd(c, &mock) == 0, "MOCK_DOMAIN: %s", strerror(errno));
-	c->stdev = mock.mock_domain.out_stdev_id;
-	c->idev = mock.mock_domain.out_idev_id;
-	parent.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
-	parent.dev_id = c->idev;
-	parent.pt_id = c->ioas;
-	CHECK(ioctl(c->fd, IOMMU_HWPT_ALLOC, &parent) == 0, "HWPT_ALLOC parent: %s",
+	CHECK(mock_fault_trigger(c, grpid, PERM_RW) == 0, "TRIGGER_IOPF %u: %s", grpid,
 	      strerror(errno));
-	c->parent = parent.out_hwpt_id;
-	CHECK(ioctl(c->fd, IOMMU_FAULT_QUEUE_ALLOC, &fault) == 0, "FAULT_QUEUE_ALLOC: %s",
-	      strerror(errno));
-	c->fault_id = fault.out_fault_id;
-	c->ffd = fault.out_fault_fd;
-	nested.flags = IOMMU_HWPT_FAULT_ID_VALID;
-	nested.dev_id = c->idev;
-	nested.pt_id = c->parent;
-	nested.data_type = IOMMU_HWPT_DATA_SELFTEST;
-	nested.data_len = sizeof(data);
-	nested.data_uptr = (__u64)(unsigned long)&data;
-	nested.fault_id = c->fault_id;
-	CHECK(ioctl(c->fd, IOMMU_HWPT_ALLOC, &nested) == 0, "HWPT_ALLOC iopf: %s",
-	      strerror(errno));
-	c->iopf_hwpt = nested.out_hwpt_id;
-	return attach(c, c->iopf_hwpt);
-}
-
-static void teardown(struct ctx *c)
-{
-	if (c->ffd >= 0)
-		close(c->ffd);
-	if (c->fd >= 0)
-		close(c->fd);
-}
-
-/* one single-page group: grpid and address identify it */
-static bool trigger(struct ctx *c, __u32 grpid)
-{
-	struct iommu_test_cmd cmd = {
-		.op = IOMMU_TEST_OP_TRIGGER_IOPF,
-		.trigger_iopf = {
-			.dev_id = c->idev,
-			.grpid = grpid,
-			.perm = IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE,
-			.addr = 0x100000ull + (__u64)grpid * 4096,
-		},
-	};
-
-	CHECK(test_cmd(c, &cmd) == 0, "TRIGGER_IOPF %u: %s", grpid, strerror(errno));
 	return true;
 }
 
 /* a read record is exactly what the trigger reported */
-static bool check_record(const struct ctx *c, const struct iommu_hwpt_pgfault *r, __u32 grpid)
+static bool check_record(const struct mock_fault *c, const struct iommu_hwpt_pgfault *r, __u32 grpid)
 {
 	CHECK(r->grpid == grpid, "record grpid %u, want %u", r->grpid, grpid);
-	CHECK(r->addr == 0x100000ull + (__u64)grpid * 4096, "record addr %#llx",
+	CHECK(r->addr == mock_fault_addr(grpid), "record addr %#llx",
 	      (unsigned long long)r->addr);
 	CHECK(r->dev_id == c->idev, "record dev_id %u, want %u", r->dev_id, c->idev);
 	CHECK(r->flags == IOMMU_PGFAULT_FLAGS_LAST_PAGE, "record flags %#x", r->flags);
-	CHECK(r->perm == (IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE),
-	      "record perm %#x", r->perm);
+	CHECK(r->perm == PERM_RW, "record perm %#x", r->perm);
 	CHECK(r->cookie != 0, "record of group %u carries cookie 0", grpid);
 	return true;
 }
 
 /* triggers one group, reads it back, returns its cookie in *cookie */
-static bool fault_one(struct ctx *c, __u32 grpid, __u32 *cookie)
+static bool fault_one(struct mock_fault *c, __u32 grpid, __u32 *cookie)
 {
 	struct iommu_hwpt_pgfault r;
 
@@ -186,14 +103,14 @@ static bool fault_one(struct ctx *c, __u32 grpid, __u32 *cookie)
 	return true;
 }
 
-static long respond(struct ctx *c, __u32 cookie, __u32 code)
+static long respond(struct mock_fault *c, __u32 cookie, __u32 code)
 {
 	struct iommu_hwpt_page_response rsp = { .cookie = cookie, .code = code };
 
 	return write(c->ffd, &rsp, RSP);
 }
 
-static short revents(struct ctx *c)
+static short revents(struct mock_fault *c)
 {
 	struct pollfd p = { .fd = c->ffd, .events = POLLIN | POLLOUT };
 
@@ -201,7 +118,7 @@ static short revents(struct ctx *c)
 }
 
 /* nothing queued for reading: read returns 0, poll has no POLLIN */
-static bool check_empty(struct ctx *c)
+static bool check_empty(struct mock_fault *c)
 {
 	struct iommu_hwpt_pgfault r;
 
@@ -212,7 +129,7 @@ static bool check_empty(struct ctx *c)
 
 /* read and write accept whole records at offset 0 only; a refused call
  * consumes nothing */
-static bool case_record_size(struct ctx *c)
+static bool case_record_size(struct mock_fault *c)
 {
 	char buf[2 * REC];
 	struct iommu_hwpt_page_response rsp[2] = { 0 };
@@ -237,7 +154,7 @@ static bool case_record_size(struct ctx *c)
 }
 
 /* a cookie never issued, or already answered, is refused and changes nothing */
-static bool case_bad_cookie(struct ctx *c)
+static bool case_bad_cookie(struct mock_fault *c)
 {
 	__u32 cookie;
 
@@ -252,7 +169,7 @@ static bool case_bad_cookie(struct ctx *c)
 
 /* codes other than SUCCESS and INVALID are refused; in a batch the calls
  * before the bad one are applied and counted, nothing after it */
-static bool case_bad_code(struct ctx *c)
+static bool case_bad_code(struct mock_fault *c)
 {
 	struct iommu_hwpt_page_response rsp[3];
 	__u32 a, b;
@@ -274,7 +191,7 @@ static bool case_bad_code(struct ctx *c)
  * not change the cookie allocator: the next groups still carry nonzero
  * cookies (stock 6.12 erases index 0 of its ALLOC1 xarray here and hands out
  * cookie 0 from then on) */
-static bool case_cookie_zero(struct ctx *c)
+static bool case_cookie_zero(struct mock_fault *c)
 {
 	__u32 a, b;
 	int i;
@@ -296,7 +213,7 @@ static bool case_cookie_zero(struct ctx *c)
 
 /* a read returns whole groups only, oldest first, as many as fit; a buffer
  * too small for the first group is refused with EINVAL and consumes nothing */
-static bool case_group_fit(struct ctx *c)
+static bool case_group_fit(struct mock_fault *c)
 {
 	struct iommu_hwpt_pgfault r[5];	/* room for 3 more at &r[2] */
 	int i;
@@ -317,7 +234,7 @@ static bool case_group_fit(struct ctx *c)
 
 /* FLOOD groups reported before any read: every one is delivered once, in
  * order, with a distinct nonzero cookie, and every answer is taken */
-static bool case_flood(struct ctx *c)
+static bool case_flood(struct mock_fault *c)
 {
 	static struct iommu_hwpt_pgfault r[FLOOD];
 	static struct iommu_hwpt_page_response rsp[FLOOD];
@@ -355,7 +272,7 @@ static bool case_flood(struct ctx *c)
 /* switching the device from the fault-enabled hwpt back to a plain domain
  * of the IOAS answers its groups (INVALID) in the kernel: a later answer to a read group is refused, an unread group is gone,
  * a fault reported while detached reaches nobody */
-static bool case_detach(struct ctx *c)
+static bool case_detach(struct mock_fault *c)
 {
 	__u32 a, b;
 
@@ -376,7 +293,7 @@ static bool case_detach(struct ctx *c)
 
 /* poll: always writable; readable exactly while a group waits to be read;
  * groups are read oldest first */
-static bool case_poll(struct ctx *c)
+static bool case_poll(struct mock_fault *c)
 {
 	struct iommu_hwpt_pgfault r[2];
 
@@ -396,7 +313,7 @@ static bool case_poll(struct ctx *c)
 
 static const struct {
 	const char *name;
-	bool (*fn)(struct ctx *c);
+	bool (*fn)(struct mock_fault *c);
 } cases[] = {
 	{ "record_size", case_record_size },
 	{ "bad_cookie", case_bad_cookie },
@@ -411,14 +328,16 @@ static const struct {
 int main(void)
 {
 	unsigned int i, passed = 0, n = sizeof(cases) / sizeof(cases[0]);
-	struct ctx c;
+	struct mock_fault c;
+	const char *what;
 
 	for (i = 0; i < n; i++) {
 		bool ok;
 
 		why[0] = 0;
-		ok = setup(&c) && cases[i].fn(&c);
-		teardown(&c);
+		ok = mock_fault_setup(&c, &what) == 0 ? cases[i].fn(&c) :
+			failf("%s: %s", what, strerror(errno));
+		mock_fault_teardown(&c);
 		if (ok)
 			passed++;
 		printf("CASE %s: %s%s%s\n", cases[i].name, ok ? "PASS" : "FAIL",

@@ -6,6 +6,7 @@
  *
  *   RTT <label> n=<n> p50=<ns> p99=<ns> p999=<ns> max=<ns> rate=<faults/s>
  *   ALLOC <label> faults=<n> kmalloc=<x> cache_alloc=<y> page_alloc=<z> per_fault=<f>
+ *   ALLOC-SITE <label> <event> <call site> <count>   (sites firing >= n/2 times)
  *
  * The ALLOC line counts the kmem tracepoints (kmem:kmalloc,
  * kmem:kmem_cache_alloc, kmem:mm_page_alloc) fired while <n> faults make the
@@ -19,21 +20,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <linux/iommufd.h>
-#include "iommufd_test.h"
+#include "mock_fault.h"
 
 #define TRACING "/sys/kernel/tracing"
 
-static int fd, ffd;
-static __u32 idev;
+static struct mock_fault mf;
 
 static void die(const char *what)
 {
@@ -41,75 +36,19 @@ static void die(const char *what)
 	exit(1);
 }
 
-static void test_cmd(struct iommu_test_cmd *cmd, const char *what)
-{
-	cmd->size = sizeof(*cmd);
-	if (ioctl(fd, IOMMU_TEST_CMD, cmd))
-		die(what);
-}
-
-/* /dev/iommu, IOAS, mock device switched to a fault-enabled nested hwpt */
-static void setup(void)
-{
-	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
-	struct iommu_test_cmd mock = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
-	struct iommu_hwpt_alloc parent = { .size = sizeof(parent) };
-	struct iommu_fault_alloc fault = { .size = sizeof(fault) };
-	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
-	struct iommu_hwpt_alloc nested = { .size = sizeof(nested) };
-	struct iommu_test_cmd replace = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE };
-
-	fd = open("/dev/iommu", O_RDWR);
-	if (fd < 0)
-		die("open /dev/iommu");
-	if (ioctl(fd, IOMMU_IOAS_ALLOC, &ioas))
-		die("IOAS_ALLOC");
-	mock.id = ioas.out_ioas_id;
-	test_cmd(&mock, "MOCK_DOMAIN");
-	idev = mock.mock_domain.out_idev_id;
-	parent.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
-	parent.dev_id = idev;
-	parent.pt_id = ioas.out_ioas_id;
-	if (ioctl(fd, IOMMU_HWPT_ALLOC, &parent))
-		die("HWPT_ALLOC parent");
-	if (ioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &fault))
-		die("FAULT_QUEUE_ALLOC");
-	ffd = fault.out_fault_fd;
-	nested.flags = IOMMU_HWPT_FAULT_ID_VALID;
-	nested.dev_id = idev;
-	nested.pt_id = parent.out_hwpt_id;
-	nested.data_type = IOMMU_HWPT_DATA_SELFTEST;
-	nested.data_len = sizeof(data);
-	nested.data_uptr = (__u64)(unsigned long)&data;
-	nested.fault_id = fault.out_fault_id;
-	if (ioctl(fd, IOMMU_HWPT_ALLOC, &nested))
-		die("HWPT_ALLOC iopf");
-	replace.id = mock.mock_domain.out_stdev_id;
-	replace.mock_domain_replace.pt_id = nested.out_hwpt_id;
-	test_cmd(&replace, "MOCK_DOMAIN_REPLACE");
-}
-
 static void round_trip(__u32 i)
 {
-	struct iommu_test_cmd cmd = {
-		.op = IOMMU_TEST_OP_TRIGGER_IOPF,
-		.trigger_iopf = {
-			.dev_id = idev,
-			.grpid = i & 511,
-			.perm = IOMMU_PGFAULT_PERM_READ,
-			.addr = 0x100000ull + (__u64)(i & 511) * 4096,
-		},
-	};
 	struct iommu_hwpt_pgfault rec;
 	struct iommu_hwpt_page_response rsp = { .code = IOMMUFD_PAGE_RESP_SUCCESS };
 
-	test_cmd(&cmd, "TRIGGER_IOPF");
-	if (read(ffd, &rec, sizeof(rec)) != sizeof(rec))
+	if (mock_fault_trigger(&mf, i & 511, IOMMU_PGFAULT_PERM_READ))
+		die("TRIGGER_IOPF");
+	if (read(mf.ffd, &rec, sizeof(rec)) != sizeof(rec))
 		die("read");
 	if (rec.grpid != (i & 511))
 		die("record of another group");
 	rsp.cookie = rec.cookie;
-	if (write(ffd, &rsp, sizeof(rsp)) != sizeof(rsp))
+	if (write(mf.ffd, &rsp, sizeof(rsp)) != sizeof(rsp))
 		die("write");
 }
 
@@ -137,26 +76,50 @@ static void put(const char *path, const char *val)
 	close(f);
 }
 
-/* the number of lines "<event>:" in the trace buffer */
-static long count_events(const char *event)
+/*
+ * The number of lines "<event>:" in the trace buffer. Prints the call sites
+ * (call_site=<symbol>) that fired at least min_site times as
+ * "ALLOC-SITE <label> <event> <symbol> <count>".
+ */
+static long count_events(const char *label, const char *event, long min_site)
 {
+	static struct { char sym[96]; long n; } site[64];
 	char line[512], pat[64];
 	long n = 0;
+	int nsites = 0, i;
 	FILE *f = fopen(TRACING "/trace", "r");
 
 	if (!f)
 		die("open trace");
 	snprintf(pat, sizeof(pat), " %s:", event);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, pat))
-			n++;
+	while (fgets(line, sizeof(line), f)) {
+		char *cs, sym[96];
+
+		if (!strstr(line, pat))
+			continue;
+		n++;
+		cs = strstr(line, "call_site=");
+		if (!cs || sscanf(cs, "call_site=%95[^+ ]", sym) != 1)
+			continue;
+		for (i = 0; i < nsites && strcmp(site[i].sym, sym); i++)
+			;
+		if (i == nsites && nsites < 64) {
+			snprintf(site[nsites].sym, sizeof(site[0].sym), "%s", sym);
+			site[nsites++].n = 0;
+		}
+		if (i < nsites)
+			site[i].n++;
+	}
 	fclose(f);
+	for (i = 0; i < nsites; i++)
+		if (site[i].n >= min_site)
+			printf("ALLOC-SITE %s %s %s %ld\n", label, event, site[i].sym, site[i].n);
 	return n;
 }
 
 int main(int argc, char **argv)
 {
-	const char *label;
+	const char *label, *what;
 	long n, nalloc, i, k, m, p, lost;
 	long long *t, t0, t1;
 	char buf[64];
@@ -169,7 +132,8 @@ int main(int argc, char **argv)
 	t = calloc(n, sizeof(*t));
 	if (!t)
 		die("calloc");
-	setup();
+	if (mock_fault_setup(&mf, &what))
+		die(what);
 	for (i = 0; i < 1000; i++)	/* warm caches and the allocator */
 		round_trip(i);
 	t0 = now_ns();
@@ -194,9 +158,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < nalloc; i++)
 		round_trip(i);
 	put(TRACING "/tracing_on", "0");
-	k = count_events("kmalloc");
-	m = count_events("kmem_cache_alloc");
-	p = count_events("mm_page_alloc");
+	k = count_events(label, "kmalloc", nalloc / 2);
+	m = count_events(label, "kmem_cache_alloc", nalloc / 2);
+	p = count_events(label, "mm_page_alloc", nalloc / 2);
 	/* an overwritten ring buffer would undercount: say so */
 	{
 		FILE *f = fopen(TRACING "/per_cpu/cpu0/stats", "r");

@@ -169,7 +169,7 @@ judge() {
 		echo "guest $k: fault_rtt failed: $(grep -E '^(RTT|ALLOC)' "$log" | tr '\n' ' ')"
 		ok=1
 	fi
-	grep -E '^(RTT|ALLOC) ' "$log" | sed 's/^/  /'
+	grep -E '^(RTT|ALLOC|ALLOC-SITE) ' "$log" | sed 's/^/  /'
 	summary+=("$k: selftests $pass pass, $failn fail, $skip skip; fault_path $fp_pass of $fp_total")
 	return $ok
 }
