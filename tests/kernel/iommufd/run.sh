@@ -8,8 +8,8 @@
 # With --series both (default), the stock and the patched kernel (the series
 # in kernel/series/) are booted one after the other and compared.
 #
-# A kernel's run passes when the guest finished, its log has no splat (BUG:,
-# WARNING:, Oops, KASAN, lockdep's "possible ... locking" and the like), every
+# A kernel's run passes when the guest finished, its log has no splat
+# (splat.sh: BUG: and KASAN reports, WARNING:, Oops, lockdep, ...), every
 # selftest failure is in selftest-known-failures and every failed fault_path
 # case is in fault-path-known-failures for that series. With both series, the
 # two selftest pass/fail lists must be identical. The lists are kept in
@@ -50,6 +50,7 @@ fail() {
 }
 
 "$top/scripts/deps.sh" iommufd || fail "dependencies"
+"$here/splat.sh" --self-test >/dev/null || fail "splat.sh --self-test"
 
 # the guest programs for one kernel build directory
 guest_programs() {
@@ -124,11 +125,10 @@ INIT
 
 # judges one kernel's console log; fills selftests-<k>.txt and fault-path-<k>.txt
 judge() {
-	local k=$1 w="$out/$1" log="$out/$1/console.log" ok=0
+	local k=$1 log="$out/$1/console.log" ok=0
 	grep -q '^guest: done' "$log" || { echo "guest $k: did not finish"; ok=1; }
 	local bad
-	bad=$(grep -E 'BUG:|WARNING:|Oops|general protection|UBSAN|refcount_t|list_add corruption|list_del corruption|possible .*locking|inconsistent lock state|sleeping function called|blocked for more than|ODEBUG: .*object' "$log" | head -5)
-	if [ -n "$bad" ]; then
+	if ! bad=$("$here/splat.sh" "$log"); then
 		echo "guest $k: kernel log reports a problem:"
 		echo "$bad"
 		ok=1
@@ -199,9 +199,10 @@ if [ ${#kernels[@]} = 2 ] && [ -s "$out/selftests-stock.txt" ]; then
 fi
 
 elapsed=$(($(date +%s) - start))
+joined=$(printf '%s; ' "${summary[@]}")
 if [ $status = 0 ]; then
-	echo "iommufd test: PASS: $flavor: $(IFS=';'; echo "${summary[*]}"), ${elapsed} s"
+	echo "iommufd test: PASS: $flavor: ${joined%; }, ${elapsed} s"
 else
-	echo "iommufd test: FAIL: $flavor: $(IFS=';'; echo "${summary[*]}"), ${elapsed} s"
+	echo "iommufd test: FAIL: $flavor: ${joined%; }, ${elapsed} s"
 fi
 exit $status
