@@ -232,13 +232,20 @@ static bool case_group_fit(struct mock_fault *c)
 	return check_empty(c);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
 /* FLOOD groups reported before any read: every one is delivered once, in
  * order, with a distinct nonzero cookie, and every answer is taken */
 static bool case_flood(struct mock_fault *c)
 {
 	static struct iommu_hwpt_pgfault r[FLOOD];
 	static struct iommu_hwpt_page_response rsp[FLOOD];
-	static unsigned char seen[FLOOD];	/* cookies are small in practice */
+	static __u32 sorted[FLOOD];
 	int i, n = 0;
 	long got;
 
@@ -253,16 +260,15 @@ static bool case_flood(struct mock_fault *c)
 	}
 	CHECK(got == 0, "read: %s", strerror(errno));
 	CHECK(n == FLOOD, "read %d records of %d", n, FLOOD);
-	memset(seen, 0, sizeof(seen));
 	for (i = 0; i < FLOOD; i++) {
 		if (!check_record(c, &r[i], i % 512))
 			return false;
-		if (r[i].cookie < FLOOD) {
-			CHECK(!seen[r[i].cookie], "cookie %u delivered twice", r[i].cookie);
-			seen[r[i].cookie] = 1;
-		}
+		sorted[i] = r[i].cookie;
 		rsp[i] = (struct iommu_hwpt_page_response){ r[i].cookie, IOMMUFD_PAGE_RESP_SUCCESS };
 	}
+	qsort(sorted, FLOOD, sizeof(sorted[0]), cmp_u32);
+	for (i = 1; i < FLOOD; i++)
+		CHECK(sorted[i] != sorted[i - 1], "cookie %u delivered twice", sorted[i]);
 	for (i = 0; i < FLOOD; i += 64)
 		EXPECT_RC(write(c->ffd, &rsp[i], 64 * RSP), 64 * RSP);
 	EXPECT_ERR(respond(c, r[0].cookie, IOMMUFD_PAGE_RESP_SUCCESS), EINVAL);
