@@ -69,6 +69,9 @@ build() {
 	start=$(date +%s)
 	# the pristine source, extracted once per package version
 	local pristine="$cache/src-$ver"
+	# builds of other flavors/series may extract at the same time
+	exec 8>"$cache/.lock-src-$ver"
+	flock 8
 	if [ ! -f "$pristine/.iopfq-extracted" ]; then
 		say "extracting linux-source-6.12 $ver"
 		rm -rf "$pristine" "$pristine.tmp"
@@ -77,6 +80,7 @@ build() {
 		touch "$pristine.tmp/.iopfq-extracted"
 		mv "$pristine.tmp" "$pristine"
 	fi
+	flock -u 8
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	if [ "$series" = patched ]; then
