@@ -73,6 +73,11 @@ struct bdev {
 	uint64_t duplicates;
 	uint8_t outstanding[BENCH_NGRP];        /* atomic: group awaits its answer */
 	uint64_t issue_tsc[BENCH_NGRP];         /* written before the report publishes */
+	/* isolation and tracing (iopfq_bench.c) */
+	struct iopfq_hist *hist;                /* this device's own latencies, or NULL */
+	uint64_t measured_pages;                /* answered while measuring (hook thread) */
+	int idle;                               /* issues nothing (solo runs of the others) */
+	uint64_t reported_tsc[BENCH_NGRP];      /* atomic: the group's last report returned */
 } __attribute__((aligned(BENCH_CACHELINE)));
 
 /*
@@ -86,10 +91,21 @@ void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages);
 
 struct qcfg {
 	uint32_t ndev;
-	uint32_t credits;               /* per device */
+	uint32_t credits;               /* the most any device has (sizes per-device tables);
+					 * device i's own allocation is devs[i].credits */
 	uint32_t max_group;
 	struct bdev *devs;
 };
+
+/* the sum of the devices' allocations: what a queue is sized for */
+static inline uint32_t bench_budget(const struct qcfg *cfg)
+{
+	uint32_t i, sum = 0;
+
+	for (i = 0; i < cfg->ndev; i++)
+		sum += cfg->devs[i].credits;
+	return sum;
+}
 
 struct qimpl {
 	const char *name;
@@ -104,6 +120,9 @@ struct qimpl {
 	int (*read)(void *q, struct iopfq_hwpt_pgfault *recs, unsigned max);
 	/* any thread: answers consumed */
 	int (*respond)(void *q, const struct iopfq_hwpt_page_response *resp, unsigned n);
+	/* consumer, optional (NULL: part of read): move what producers published
+	 * into complete groups, so that a trace can time it apart from read */
+	void (*drain)(void *q);
 	/* consumer: sleep until something may be readable (or a kick) */
 	void (*wait)(void *q);
 	/* wake a consumer sleeping in wait() (for stopping) */

@@ -86,7 +86,7 @@ static void *core_create(const struct qcfg *cfg)
 	if (!cq)
 		return NULL;
 	qc.max_devices = cfg->ndev;
-	qc.credit_budget = cfg->ndev * cfg->credits;
+	qc.credit_budget = bench_budget(cfg);
 	size = iopfq_memsize(&qc);
 	cq->efd = eventfd(0, EFD_CLOEXEC);
 	if (!size || cq->efd < 0 || posix_memalign(&cq->mem, IOPFQ_MEM_ALIGN, size))
@@ -96,7 +96,7 @@ static void *core_create(const struct qcfg *cfg)
 	for (i = 0; i < cfg->ndev; i++) {
 		iopfq_dev_t h;
 
-		if (iopfq_dev_attach(cq->q, cfg->devs[i].dev_id, cfg->credits, &cfg->devs[i], &h))
+		if (iopfq_dev_attach(cq->q, cfg->devs[i].dev_id, cfg->devs[i].credits, &cfg->devs[i], &h))
 			abort();
 		cfg->devs[i].qdev = h;
 	}
@@ -150,6 +150,11 @@ static int core_respond(void *q, const struct iopfq_hwpt_page_response *resp, un
 	return iopfq_respond(((struct core_q *)q)->q, resp, n);
 }
 
+static void core_drain(void *q)
+{
+	iopfq_poll_ready(((struct core_q *)q)->q);
+}
+
 static void core_wait(void *q)
 {
 	struct core_q *cq = q;
@@ -180,6 +185,7 @@ const struct qimpl impl_iopfq = {
 	.report = core_report,
 	.read = core_read,
 	.respond = core_respond,
+	.drain = core_drain,
 	.wait = core_wait,
 	.kick = core_kick,
 };
@@ -200,13 +206,13 @@ static void *lib_create(const struct qcfg *cfg)
 	uint32_t i;
 
 	qc.max_devices = cfg->ndev;
-	qc.credit_budget = cfg->ndev * cfg->credits;
+	qc.credit_budget = bench_budget(cfg);
 	if (iopfq_fault_create(&qc, &ops, &f))
 		abort();
 	for (i = 0; i < cfg->ndev; i++) {
 		iopfq_dev_t h;
 
-		if (iopfq_fault_dev_attach(f, cfg->devs[i].dev_id, cfg->credits, &cfg->devs[i], &h))
+		if (iopfq_fault_dev_attach(f, cfg->devs[i].dev_id, cfg->devs[i].credits, &cfg->devs[i], &h))
 			abort();
 		cfg->devs[i].qdev = h;
 	}

@@ -36,6 +36,7 @@
 
 #include "bench.h"
 #include "floors.h"
+#include "trace.h"
 
 void iopfq_platform_warn(const char *file, int line, const char *cond);
 void iopfq_platform_warn(const char *file, int line, const char *cond)
@@ -68,6 +69,17 @@ static int measuring;                    /* atomic */
 static __thread struct iopfq_hist *tls_hist;
 static __thread uint64_t tls_groups, tls_pages;
 
+/*
+ * Tracing (trace.h), on only in the trace passes: every answered group's
+ * stage stamps go to trace_faults; the consumer's stamps of the batch being
+ * answered are thread-local (the hook runs on the consumer's thread here).
+ */
+static int tracing;
+static struct fault_log trace_faults;
+static struct gap_log trace_gaps[2];     /* [0] the consumer, [1] the producer */
+static struct trace_thread trace_th[2] = { { .name = "consumer" }, { .name = "producer" } };
+static __thread uint64_t tls_read_start, tls_drained, tls_read_end, tls_resp_start;
+
 void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
 {
 	uint64_t now = tsc_now(), issued;
@@ -78,6 +90,22 @@ void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
 	}
 	/* read before the exchange: the device reuses the group index after it */
 	issued = d->issue_tsc[grpid];
+	if (tracing) {
+		struct fault_rec fr = {
+			.issue = issued,
+			.reported = __atomic_load_n(&d->reported_tsc[grpid], __ATOMIC_RELAXED),
+			.read_start = tls_read_start,
+			.drained = tls_drained,
+			.read_end = tls_read_end,
+			.resp_start = tls_resp_start,
+			.done = now,
+		};
+
+		if (tls_hist)           /* on the consumer's thread */
+			gap_tick(&trace_gaps[0]);
+		if (__atomic_load_n(&measuring, __ATOMIC_RELAXED))
+			fault_log_add(&trace_faults, &fr);
+	}
 	if (!__atomic_exchange_n(&d->outstanding[grpid], 0, __ATOMIC_ACQ_REL)) {
 		__atomic_fetch_add(&d->duplicates, 1, __ATOMIC_RELAXED);
 		return;
@@ -88,6 +116,10 @@ void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
 		iopfq_hist_record(tls_hist, now > issued ? now - issued : 0);
 		tls_groups++;
 		tls_pages += npages;
+		if (d->hist) {
+			iopfq_hist_record(d->hist, now > issued ? now - issued : 0);
+			__atomic_store_n(&d->measured_pages, d->measured_pages + npages, __ATOMIC_RELAXED);
+		}
 	}
 }
 
@@ -101,6 +133,11 @@ struct scen {
 	double work_us;
 	double load;                     /* 0: closed loop; else fraction of capacity */
 	double gap_us;                   /* closed loop: device think time once credits are back */
+	double rate_fps;                 /* open loop at this many faults/s for every implementation */
+	/* isolation: device 0 is the victim (1 credit, groups of 1), device 1 the
+	 * aggressor (the other credits - 1 of @credits, groups of @group) */
+	int iso;
+	uint32_t read_max;               /* records per read (0: 512) */
 };
 
 struct result {
@@ -115,6 +152,7 @@ struct result {
 	long rss_kib;
 	double cyc, ins, miss;            /* per fault; < 0: not available */
 	double open_rate_gps;
+	double cap_adjacent_gps;          /* open loop: closed-loop capacity measured right after */
 	/* the floor of this scenario measured just before and just after it (targets), or 0 */
 	double adj_floor_before, adj_floor_after;
 	struct iopfq_hist h;
@@ -143,6 +181,12 @@ struct prod_arg {
 	int cpu;
 };
 
+/* open loop: at a share of the implementation's capacity, or at a common rate */
+static int scen_open(const struct scen *s)
+{
+	return s->load > 0 || s->rate_fps > 0;
+}
+
 static void issue_group(struct run *r, struct bdev *d, uint64_t ts)
 {
 	uint32_t grp = d->next_grpid, i, g = d->group_size;
@@ -164,6 +208,8 @@ static void issue_group(struct run *r, struct bdev *d, uint64_t ts)
 		if (r->impl->report(r->q, d, &req))
 			__atomic_store_n(&d->refused, d->refused + 1, __ATOMIC_RELAXED);
 	}
+	if (tracing)
+		__atomic_store_n(&d->reported_tsc[grp], tsc_now(), __ATOMIC_RELAXED);
 	d->next_grpid = (grp + 1) & (BENCH_NGRP - 1);
 }
 
@@ -172,11 +218,15 @@ static void *producer_main(void *arg)
 	struct prod_arg *pa = arg;
 	struct run *r = pa->run;
 	const struct scen *s = r->s;
-	int open = s->load > 0;
+	int open = scen_open(s);
 	uint32_t i;
 
 	pin_to_cpu(pa->cpu);
 	r->impl->thread_enter(r->q);
+	if (tracing && pa->first == 0) {
+		sched_snap_self(&trace_th[1].before, pa->cpu);
+		gap_log_reset(&trace_gaps[1]);
+	}
 	if (open)
 		for (i = pa->first; i < s->ndev; i += pa->step)
 			devs[i].next_due = r->start_tsc + r->period_ticks * i / s->ndev;
@@ -184,9 +234,13 @@ static void *producer_main(void *arg)
 		uint64_t now = open ? tsc_now() : 0;
 		int progress = 0;
 
+		if (tracing && pa->first == 0)
+			gap_tick(&trace_gaps[1]);
 		for (i = pa->first; i < s->ndev; i += pa->step) {
 			struct bdev *d = &devs[i];
 
+			if (d->idle)
+				continue;
 			if (open && now < d->next_due)
 				continue;
 			if ((uint32_t)__atomic_load_n(&d->inflight, __ATOMIC_ACQUIRE) + d->group_size >
@@ -221,6 +275,8 @@ static void *producer_main(void *arg)
 				cpu_relax();
 		}
 	}
+	if (tracing && pa->first == 0)
+		sched_snap_self(&trace_th[1].after, pa->cpu);
 	r->impl->thread_exit(r->q);
 	return NULL;
 }
@@ -231,13 +287,30 @@ static void *consumer_main(void *arg)
 	static __thread struct iopfq_hwpt_pgfault recs[512];
 	static __thread struct iopfq_hwpt_page_response resp[512];
 
+	unsigned max = r->s->read_max ? r->s->read_max : 512;
+
 	pin_to_cpu(0);
 	r->impl->thread_enter(r->q);
 	tls_hist = &r->res->h;
 	tls_groups = tls_pages = 0;
+	if (tracing) {
+		sched_snap_self(&trace_th[0].before, 0);
+		gap_log_reset(&trace_gaps[0]);
+	}
 	while (!__atomic_load_n(&r->stop_consumer, __ATOMIC_RELAXED)) {
-		int n = r->impl->read(r->q, recs, 512), i, k = 0, done;
+		int n, i, k = 0, done;
 
+		if (tracing) {
+			gap_tick(&trace_gaps[0]);
+			tls_read_start = tsc_now();
+			if (r->impl->drain)
+				r->impl->drain(r->q);
+			tls_drained = tsc_now();
+			n = r->impl->read(r->q, recs, max);
+			tls_read_end = tsc_now();
+		} else {
+			n = r->impl->read(r->q, recs, max);
+		}
 		if (n <= 0) {
 			if (r->s->blocking)
 				r->impl->wait(r->q);
@@ -253,10 +326,14 @@ static void *consumer_main(void *arg)
 				resp[k].code = IOPFQ_PAGE_RESP_SUCCESS;
 				k++;
 			}
+		if (tracing)
+			tls_resp_start = tsc_now();
 		done = r->impl->respond(r->q, resp, (unsigned)k);
 		if (done != k)
 			r->bad_answers++;
 	}
+	if (tracing)
+		sched_snap_self(&trace_th[0].after, 0);
 	r->res->groups = tls_groups;
 	r->res->faults = tls_pages;
 	tls_hist = NULL;
@@ -328,6 +405,10 @@ static void sleep_s(double s)
 
 static double warmup_s = 0.2, measure_s = 1.5;
 
+/* isolation runs: the victim's and the aggressor's own latencies, and who idles */
+static struct iopfq_hist iso_hist[2];
+static int iso_idle = -1;                /* device index that issues nothing, or -1 */
+
 static void run_one(const struct qimpl *impl, const struct scen *s, double open_rate_gps,
 		    struct result *res)
 {
@@ -352,6 +433,16 @@ static void run_one(const struct qimpl *impl, const struct scen *s, double open_
 		devs[i].credits = s->credits;
 		devs[i].group_size = s->group;
 	}
+	if (s->iso) {
+		devs[0].credits = 1;
+		devs[0].group_size = 1;
+		devs[1].credits = s->credits - 1;
+		for (i = 0; i < 2; i++) {
+			iopfq_hist_init(&iso_hist[i]);
+			devs[i].hist = &iso_hist[i];
+			devs[i].idle = iso_idle == (int)i;
+		}
+	}
 	reset_peak_rss();
 	cfg.ndev = s->ndev;
 	cfg.credits = s->credits;
@@ -366,7 +457,7 @@ static void run_one(const struct qimpl *impl, const struct scen *s, double open_
 	r.work_ticks = (uint64_t)(s->work_us * 1000.0 * tsc_per_ns);
 	r.gap_ticks = (uint64_t)(s->gap_us * 1000.0 * tsc_per_ns);
 	r.oversubscribed = s->threads + 1 > (uint32_t)ncpu;
-	if (s->load > 0 && open_rate_gps > 0)
+	if (scen_open(s) && open_rate_gps > 0)
 		r.period_ticks = (uint64_t)((double)s->ndev / open_rate_gps * 1e9 * tsc_per_ns);
 
 	fd_cyc = perf_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES);
@@ -453,6 +544,12 @@ static const struct qimpl *impls[] = {
 };
 #define NIMPL (sizeof(impls) / sizeof(impls[0]))
 
+/* the isolation scenario runs iopfq in each delivery policy */
+static const struct qimpl *iso_impls[] = {
+	&impl_iopfq, &impl_libiopfq, &impl_iommufd, &impl_urcu, &impl_ck,
+};
+#define NISO_IMPL (sizeof(iso_impls) / sizeof(iso_impls[0]))
+
 static struct scen scens[64];
 static unsigned nscen;
 
@@ -476,6 +573,12 @@ static void add_scen_gap(uint32_t ndev, uint32_t credits, uint32_t group, uint32
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "/work%.0fus", work_us);
 	if (load > 0)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "/open%.0f", load * 100);
+	if (load < 0) {
+		/* the same offered load for every implementation: -load M faults/s */
+		s->load = 0;
+		s->rate_fps = -load * 1e6;
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "/open%.0fM", -load);
+	}
 	if (threads > 1)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "/%uthr", threads);
 	snprintf(s->name, sizeof(s->name), "%ux%u/g%u/%s%s", ndev, credits, group,
@@ -509,6 +612,7 @@ static void build_plan(int quick)
 		add_scen(8, 32, 4, pt, 0, 0, 0.5);
 	}
 	add_scen(8, 32, 4, pt, 0, 0, 0.9);
+	add_scen(8, 32, 4, pt, 0, 0, -1.0);           /* 1 M faults/s offered to every one */
 	/* blocking ping-pong: the device thinks 20 us after each response, so
 	 * every fault finds the consumer asleep (the userfaultfd floor's shape) */
 	add_scen_gap(1, 1, 1, 1, 1, 0, 0, 20);
@@ -527,7 +631,8 @@ static int scen_same(const struct scen *a, const struct scen *b, double load)
 {
 	return a->ndev == b->ndev && a->credits == b->credits && a->group == b->group &&
 	       a->threads == b->threads && a->blocking == b->blocking && a->work_us == b->work_us &&
-	       a->load == load && a->gap_us == b->gap_us;
+	       a->load == load && a->gap_us == b->gap_us && a->rate_fps == b->rate_fps &&
+	       a->iso == b->iso && a->read_max == b->read_max;
 }
 
 static struct result *find_result(const struct qimpl *impl, const struct scen *s, double load)
@@ -862,7 +967,7 @@ static void write_data(const char *dir)
 				struct result *r = &results[i];
 
 				if (r->impl == impls[k] && r->s.group == 4 && !r->s.blocking &&
-				    r->s.load == 0 && r->s.work_us == 0 && r->s.threads + 1 <= (uint32_t)ncpu)
+				    !scen_open(&r->s) && r->s.work_us == 0 && r->s.threads + 1 <= (uint32_t)ncpu)
 					fprintf(f, "%u %.0f\n", r->s.ndev, r->fps);
 			}
 			fprintf(f, "\n\n");
@@ -960,7 +1065,7 @@ static void print_targets(void)
 	}
 	for (i = 0; i < nresults; i++) {
 		r = &results[i];
-		if (r->impl != &impl_iopfq || r->s.threads + 1 > (uint32_t)ncpu || r->s.load > 0 ||
+		if (r->impl != &impl_iopfq || r->s.threads + 1 > (uint32_t)ncpu || scen_open(&r->s) ||
 		    r->s.blocking)
 			continue;
 		check("p99.9 <= 10 x p50 (threads <= cores)", r->p999 <= 10 * r->p50,
@@ -989,6 +1094,321 @@ static void print_floors(void)
 		}
 		printf("  %-10s %8.0f %8.0f %8.0f %8.0f %9.0f  (ns)\n", floors[i].name, floors[i].p50,
 		       floors[i].p90, floors[i].p99, floors[i].p999, floors[i].max);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* open loop: offered load against capacity                                */
+
+/* closed-loop capacity of @impl on @s's shape, measured now (groups/s) */
+static double capacity_now(const struct qimpl *impl, const struct scen *s)
+{
+	static struct result scratch;
+	struct scen closed = *s;
+	double keep = measure_s;
+
+	closed.load = 0;
+	closed.rate_fps = 0;
+	measure_s = measure_s < 0.3 ? measure_s : 0.3;
+	run_one(impl, &closed, 0, &scratch);
+	measure_s = keep;
+	return scratch.gps;
+}
+
+static void print_open(void)
+{
+	unsigned i;
+
+	printf("\nOpen loop (offered = the groups/s the devices were told to send; capacity = the closed-loop "
+	       "row of this run; capacity after = a closed-loop run of the same shape right after the "
+	       "open-loop one, in the same vCPU placement)\n");
+	printf("%-26s %-15s %10s %10s %10s %10s %7s %7s %7s %7s\n", "scenario", "impl", "offered",
+	       "achieved", "capacity", "cap.after", "off/ca", "p50", "p99", "p99.9");
+	for (i = 0; i < nresults; i++) {
+		struct result *r = &results[i], *cl;
+		struct scen closed;
+		char p50[16], p99[16], p999[16];
+
+		if (!scen_open(&r->s))
+			continue;
+		closed = r->s;
+		closed.rate_fps = 0;
+		cl = find_result(r->impl, &closed, 0);
+		fmt_ns(p50, sizeof(p50), r->p50);
+		fmt_ns(p99, sizeof(p99), r->p99);
+		fmt_ns(p999, sizeof(p999), r->p999);
+		printf("%-26s %-15s %10.0f %10.0f %10.0f %10.0f %7.2f %7s %7s %7s\n", r->s.name,
+		       r->impl->name, r->open_rate_gps, r->gps, cl ? cl->gps : 0, r->cap_adjacent_gps,
+		       r->cap_adjacent_gps > 0 ? r->open_rate_gps / r->cap_adjacent_gps : 0, p50, p99, p999);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* tail trace: where the slow faults' time went                            */
+
+static const struct scen *scen_named(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < nscen; i++)
+		if (!strcmp(scens[i].name, name))
+			return &scens[i];
+	return NULL;
+}
+
+/* a gap: a busy-polling thread's two TSC reads more than this apart */
+#define TRACE_GAP_US 5.0
+
+static void trace_one(const struct qimpl *impl, const struct scen *s, double rate)
+{
+	static struct result res;
+	char label[128];
+
+	trace_faults.n = 0;
+	trace_gaps[0].n = trace_gaps[1].n = 0;
+	tracing = 1;
+	run_one(impl, s, rate, &res);
+	tracing = 0;
+	trace_th[0].gaps = &trace_gaps[0];
+	trace_th[1].gaps = &trace_gaps[1];
+	snprintf(label, sizeof(label), "%s %s (traced pass: %.0f faults/s)", s->name, impl->name, res.fps);
+	trace_report(label, &trace_faults, trace_th, 2, res.secs);
+}
+
+static void run_trace(int quick)
+{
+	static const char *const names[] = { "8x32/g4/busy", "8x32/g16/busy", "8x32/g4/busy/open90",
+					     "8x32/g4/busy/open1M" };
+	const struct qimpl *timpls[] = { &impl_iopfq, &impl_ck };
+	uint64_t thr = (uint64_t)(TRACE_GAP_US * 1000.0 * tsc_per_ns);
+	double keep = measure_s;
+	unsigned i, k;
+
+	if (fault_log_init(&trace_faults, 4u << 20) || gap_log_init(&trace_gaps[0], 1u << 16, thr) ||
+	    gap_log_init(&trace_gaps[1], 1u << 16, thr)) {
+		printf("\nTail trace: no memory for the logs\n");
+		return;
+	}
+	measure_s = quick ? 0.2 : 0.5;
+	printf("\nTail trace (a separate pass: every group's stage stamps, one TSC read per loop of "
+	       "each thread).\nStages: report = the device's issue to its last page's report returning; "
+	       "wait = to the start of the consumer's read that took it (the consumer busy with earlier "
+	       "batches, or not running); drain = moving the ring into complete groups (iopfq: "
+	       "iopfq_poll_ready; the baselines do it inside read); read = claiming cookies and "
+	       "copying the records of the whole batch; prep = the consumer building its answers; "
+	       "respond = the answers ahead of this one in the batch and its own, to the "
+	       "page_response hook, where the latency ends.\n");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct scen *s = scen_named(names[i]);
+
+		if (!s)
+			continue;
+		for (k = 0; k < sizeof(timpls) / sizeof(timpls[0]); k++) {
+			double rate = 0;
+
+			if (s->rate_fps > 0) {
+				rate = s->rate_fps / s->group;
+			} else if (s->load > 0) {
+				struct scen closed = *s;
+				struct result *cl;
+
+				closed.load = 0;
+				cl = find_result(timpls[k], &closed, 0);
+				if (!cl || cl->gps <= 0)
+					continue;
+				rate = cl->gps * s->load;
+			}
+			fprintf(stderr, "  tracing %-26s %-15s\r", s->name, timpls[k]->name);
+			trace_one(timpls[k], s, rate);
+		}
+	}
+	fprintf(stderr, "%60s\r", "");
+	measure_s = keep;
+	fault_log_fini(&trace_faults);
+	gap_log_fini(&trace_gaps[0]);
+	gap_log_fini(&trace_gaps[1]);
+}
+
+/* ---------------------------------------------------------------------- */
+/* the flood ratio as the median of interleaved repetitions                */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+}
+
+#define AB_MAX_REPS 15
+static unsigned ab_reps;
+static double ab_best[AB_MAX_REPS], ab_model[AB_MAX_REPS];
+static double ab_best_median, ab_model_median;
+
+static void run_ab(int quick)
+{
+	const struct qimpl *abi[] = { &impl_iopfq, &impl_urcu, &impl_ck, &impl_iommufd };
+	const unsigned n = sizeof(abi) / sizeof(abi[0]);
+	const struct scen *s = scen_named("8x32/g4/busy");
+	static struct result res;
+	double keep = measure_s, keep_w = warmup_s, fps[4], sorted[AB_MAX_REPS];
+	unsigned rep, j;
+
+	if (!s)
+		return;
+	ab_reps = quick ? 3 : 9;
+	measure_s = quick ? 0.1 : 0.3;
+	warmup_s = 0.1;
+	printf("\nInterleaved A/B (8x32/g4/busy, %u repetitions of %.1f s per implementation, the order "
+	       "rotated each repetition; ratio = iopfq faults/s over the other's in the same repetition)\n",
+	       ab_reps, measure_s);
+	printf("  %3s %12s %12s %12s %12s %10s %10s\n", "rep", "iopfq", "urcu-wfcq", "ck_ring",
+	       "iommufd-mdl", "/best bl", "/model");
+	for (rep = 0; rep < ab_reps; rep++) {
+		for (j = 0; j < n; j++) {
+			unsigned k = (rep + j) % n;
+
+			fprintf(stderr, "  A/B rep %u %-15s\r", rep, abi[k]->name);
+			run_one(abi[k], s, 0, &res);
+			fps[k] = res.fps;
+		}
+		ab_best[rep] = fps[0] / (fps[1] > fps[2] ? fps[1] : fps[2]);
+		ab_model[rep] = fps[0] / fps[3];
+		printf("  %3u %12.0f %12.0f %12.0f %12.0f %10.2f %10.2f\n", rep, fps[0], fps[1], fps[2],
+		       fps[3], ab_best[rep], ab_model[rep]);
+	}
+	fprintf(stderr, "%60s\r", "");
+	memcpy(sorted, ab_best, sizeof(double) * ab_reps);
+	ab_best_median = median_of(sorted, ab_reps);
+	printf("  iopfq / best of wfcqueue and ck_ring: median %.2f x, min %.2f, max %.2f\n", ab_best_median,
+	       sorted[0], sorted[ab_reps - 1]);
+	memcpy(sorted, ab_model, sizeof(double) * ab_reps);
+	ab_model_median = median_of(sorted, ab_reps);
+	printf("  iopfq / iommufd model:               median %.2f x, min %.2f, max %.2f\n",
+	       ab_model_median, sorted[0], sorted[ab_reps - 1]);
+	measure_s = keep;
+	warmup_s = keep_w;
+}
+
+/* ---------------------------------------------------------------------- */
+/* device isolation: a quiet victim beside a flooding aggressor            */
+
+struct iso_res {
+	const struct qimpl *impl;
+	double solo[3], shared[3];       /* the victim's p50, p99, p99.9 (ns), medians over reps */
+	double aggr_solo, aggr_shared;   /* the aggressor's faults/s, medians */
+	double p99_ratio[AB_MAX_REPS], aggr_ratio[AB_MAX_REPS];
+	double p99_ratio_med, aggr_ratio_med;
+	unsigned reps;
+};
+
+#define NISO 8
+static struct iso_res iso_res[NISO];
+static unsigned niso;
+static struct scen iso_scen;
+static int iso_bad;                      /* an isolation run lost, duplicated or refused */
+
+static void iso_run(const struct qimpl *impl, int idle, double vic[3], double *aggr_fps)
+{
+	static struct result res;
+
+	iso_idle = idle;
+	run_one(impl, &iso_scen, 0, &res);
+	iso_idle = -1;
+	if (res.lost || res.dup || res.refused || res.bad_answers ||
+	    ((impl == &impl_iopfq || impl == &impl_libiopfq) && res.allocs_per_fault > 0))
+		iso_bad = 1;
+	vic[0] = (double)iopfq_hist_percentile(&iso_hist[0], 50) / tsc_per_ns;
+	vic[1] = (double)iopfq_hist_percentile(&iso_hist[0], 99) / tsc_per_ns;
+	vic[2] = (double)iopfq_hist_percentile(&iso_hist[0], 99.9) / tsc_per_ns;
+	*aggr_fps = (double)devs[1].measured_pages / res.secs;
+}
+
+static void run_isolation(int quick, const struct qimpl *const *list, unsigned nlist)
+{
+	double keep = measure_s;
+	unsigned k, rep, j;
+
+	memset(&iso_scen, 0, sizeof(iso_scen));
+	iso_scen.ndev = 2;
+	iso_scen.credits = 256;
+	iso_scen.group = 16;
+	iso_scen.threads = 1;
+	iso_scen.iso = 1;
+	snprintf(iso_scen.name, sizeof(iso_scen.name), "iso/v1x1g1+a1x255g16/busy");
+	measure_s = quick ? 0.1 : 0.4;
+	niso = 0;
+	for (k = 0; k < nlist && niso < NISO; k++) {
+		struct iso_res *ir = &iso_res[niso++];
+		double solo[3][AB_MAX_REPS], shared[3][AB_MAX_REPS], as[AB_MAX_REPS], ash[AB_MAX_REPS];
+		double tmp[AB_MAX_REPS];
+
+		memset(ir, 0, sizeof(*ir));
+		ir->impl = list[k];
+		ir->reps = quick ? 1 : 3;
+		for (rep = 0; rep < ir->reps; rep++) {
+			double v[3], dummy[3];
+
+			fprintf(stderr, "  isolation %-15s rep %u\r", list[k]->name, rep);
+			/* victim alone, both, aggressor alone: each ratio from neighbours */
+			iso_run(list[k], 1, v, &as[rep]);
+			for (j = 0; j < 3; j++)
+				solo[j][rep] = v[j];
+			iso_run(list[k], -1, v, &ash[rep]);
+			for (j = 0; j < 3; j++)
+				shared[j][rep] = v[j];
+			iso_run(list[k], 0, dummy, &as[rep]);
+			ir->p99_ratio[rep] = shared[1][rep] / solo[1][rep];
+			ir->aggr_ratio[rep] = ash[rep] / as[rep];
+		}
+		for (j = 0; j < 3; j++) {
+			memcpy(tmp, solo[j], sizeof(double) * ir->reps);
+			ir->solo[j] = median_of(tmp, ir->reps);
+			memcpy(tmp, shared[j], sizeof(double) * ir->reps);
+			ir->shared[j] = median_of(tmp, ir->reps);
+		}
+		memcpy(tmp, as, sizeof(double) * ir->reps);
+		ir->aggr_solo = median_of(tmp, ir->reps);
+		memcpy(tmp, ash, sizeof(double) * ir->reps);
+		ir->aggr_shared = median_of(tmp, ir->reps);
+		memcpy(tmp, ir->p99_ratio, sizeof(double) * ir->reps);
+		ir->p99_ratio_med = median_of(tmp, ir->reps);
+		memcpy(tmp, ir->aggr_ratio, sizeof(double) * ir->reps);
+		ir->aggr_ratio_med = median_of(tmp, ir->reps);
+	}
+	fprintf(stderr, "%60s\r", "");
+	measure_s = keep;
+
+	printf("\nIsolation (%s: victim = 1 credit, groups of 1, one fault at a time; aggressor = the "
+	       "other 255 credits, groups of 16, closed loop; one producer thread runs both; victim "
+	       "alone, both, aggressor alone, repeated %u times, %.1f s each; medians; ratios per "
+	       "repetition, then their median and range)\n",
+	       iso_scen.name, quick ? 1 : 3, quick ? 0.1 : 0.4);
+	printf("  %-15s %21s %21s %22s %24s\n", "", "victim alone (ns)", "victim + aggressor (ns)",
+	       "victim p99 shared/alone", "aggressor faults/s");
+	printf("  %-15s %6s %6s %7s %6s %6s %7s %7s %6s %6s %9s %9s %6s\n", "impl", "p50", "p99", "p99.9",
+	       "p50", "p99", "p99.9", "median", "min", "max", "alone", "shared", "ratio");
+	for (k = 0; k < niso; k++) {
+		struct iso_res *ir = &iso_res[k];
+		char c[6][16];
+		double lo = ir->p99_ratio[0], hi = ir->p99_ratio[0];
+
+		for (rep = 1; rep < ir->reps; rep++) {
+			lo = ir->p99_ratio[rep] < lo ? ir->p99_ratio[rep] : lo;
+			hi = ir->p99_ratio[rep] > hi ? ir->p99_ratio[rep] : hi;
+		}
+		for (j = 0; j < 3; j++) {
+			fmt_ns(c[j], sizeof(c[j]), ir->solo[j]);
+			fmt_ns(c[3 + j], sizeof(c[3 + j]), ir->shared[j]);
+		}
+		printf("  %-15s %6s %6s %7s %6s %6s %7s %7.2f %6.2f %6.2f %9.0f %9.0f %6.2f\n", ir->impl->name,
+		       c[0], c[1], c[2], c[3], c[4], c[5], ir->p99_ratio_med, lo, hi, ir->aggr_solo,
+		       ir->aggr_shared, ir->aggr_ratio_med);
 	}
 }
 
@@ -1106,9 +1526,14 @@ int main(int argc, char **argv)
 
 			if (impl_only && strcmp(impl_only, impls[k]->name))
 				continue;
-			if (scens[i].load > 0) {
-				struct result *cl = find_result(impls[k], &scens[i], 0);
+			if (scens[i].rate_fps > 0) {
+				rate = scens[i].rate_fps / scens[i].group;
+			} else if (scens[i].load > 0) {
+				struct scen closed = scens[i];
+				struct result *cl;
 
+				closed.load = 0;
+				cl = find_result(impls[k], &closed, 0);
 				if (!cl || cl->gps <= 0)
 					continue;      /* open loop needs this implementation's capacity */
 				rate = cl->gps * scens[i].load;
@@ -1129,6 +1554,8 @@ int main(int argc, char **argv)
 				    r->adj_floor_after <= 1.5 * r->adj_floor_before)
 					break;
 			}
+			if (scen_open(&scens[i]))
+				r->cap_adjacent_gps = capacity_now(impls[k], &scens[i]);
 			nresults++;
 			if (r->lost || r->dup || r->refused || r->bad_answers)
 				bad = 1;
@@ -1144,6 +1571,25 @@ int main(int argc, char **argv)
 			       pingpong_end.p50, floors[0].p50);
 	}
 	print_table();
+	for (i = 0; i < nresults && !scen_open(&results[i].s); i++)
+		;
+	if (i < nresults)
+		print_open();
+	if (do_floors && (!only || strstr("8x32/g4/busy 8x32/g16/busy", only) || strstr(only, "trace")))
+		run_trace(quick);
+	if (do_floors && (!only || strstr("8x32/g4/busy", only)))
+		run_ab(quick);
+	if (!only || strstr("iso/v1x1g1+a1x255g16/busy", only)) {
+		const struct qimpl *list[NIMPL + 1];
+		unsigned n = 0;
+
+		for (k = 0; k < NISO_IMPL; k++)
+			if (!impl_only || !strcmp(impl_only, iso_impls[k]->name))
+				list[n++] = iso_impls[k];
+		if (n && (do_floors || selftest))
+			run_isolation(quick, list, n);
+		bad |= iso_bad;
+	}
 
 	if (do_stall) {
 		if (stall_run(0, quick ? 20 : 50, 2, &stall[nstall]) == 0)

@@ -28,16 +28,24 @@ def read(p, default=""):
         return default
 flood = read("flood.txt")
 load = read("load.txt").strip()
-def section(text, start, end=None):
+# the sections iopfq_bench prints, in order; a section ends where the next one present begins
+heads = ["Floors", "Flood (", "Open loop", "Tail trace", "Interleaved A/B", "Isolation",
+         "Preempted producer", "Targets", "benchmark wall time"]
+def section(text, start):
     i = text.find(start)
     if i < 0:
         return ""
-    j = text.find(end, i + len(start)) if end else -1
-    return text[i:j if j >= 0 else len(text)].strip()
-floors = section(flood, "Floors", "Flood (")
-table = section(flood, "Flood (", "Preempted producer")
-stall = section(flood, "Preempted producer", "Targets")
-targets = section(flood, "Targets", "benchmark wall time")
+    ends = [text.find(h, i + len(start)) for h in heads[heads.index(start) + 1:]]
+    ends = [j for j in ends if j >= 0]
+    return text[i:min(ends) if ends else len(text)].strip()
+floors = section(flood, "Floors")
+table = section(flood, "Flood (")
+openl = section(flood, "Open loop")
+trace = section(flood, "Tail trace")
+ab = section(flood, "Interleaved A/B")
+iso = section(flood, "Isolation")
+stall = section(flood, "Preempted producer")
+targets = section(flood, "Targets")
 wall = re.search(r"benchmark wall time: ([0-9.]+) s", flood)
 perf = read("perf.txt").strip()
 micro = read("micro.txt").strip()
@@ -110,6 +118,23 @@ md.append("The perf pass runs the implementations one after the other, as the ma
           "Throughputs in different passes, or in one pass across such a move, are not comparable; "
           "the only safe comparisons are within one pass, and even there a row's neighbours "
           "show whether the floor moved (for example, the iommufd model's throughput).\n")
+if openl:
+    md.append("### Open loop: offered load against capacity\n")
+    md.append("```\n" + openl + "\n```\n")
+    md.append("openNN rows offer NN % of the implementation's own closed-loop capacity from the main "
+              "table; open1M rows offer the same 1 M faults/s to every implementation. `cap.after` is "
+              "a closed-loop run of the same shape right after the open-loop one: when `off/ca` is "
+              "near or above 1 the offered load was at or beyond what the queue could do in the "
+              "placement the open-loop run had, and the tail is the backlog of an overloaded queue.\n")
+if trace:
+    md.append("### Tail trace: where the slow faults' time goes\n")
+    md.append("```\n" + trace + "\n```\n")
+if ab:
+    md.append("### Flood ratio: interleaved A/B repetitions\n")
+    md.append("```\n" + ab + "\n```\n")
+if iso:
+    md.append("### Device isolation\n")
+    md.append("```\n" + iso + "\n```\n")
 md.append("### Preempted producer\n")
 md.append("```\n" + stall + "\n```\n")
 md.append("A producer stopped between claiming a position and publishing it (bench/stall.c). iopfq's "
