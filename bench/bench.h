@@ -110,6 +110,7 @@ static inline uint32_t bench_budget(const struct qcfg *cfg)
 struct qimpl {
 	const char *name;
 	const char *what;               /* one line for the report */
+	int fair;                       /* delivers in turn over devices (isolation target) */
 	void *(*create)(const struct qcfg *cfg);
 	void (*destroy)(void *q);
 	void (*thread_enter)(void *q);  /* a producer or consumer thread starts */

