@@ -77,6 +77,7 @@ struct bdev {
 	struct iopfq_hist *hist;                /* this device's own latencies, or NULL */
 	uint64_t measured_pages;                /* answered while measuring (hook thread) */
 	int idle;                               /* issues nothing (solo runs of the others) */
+	uint64_t think_ticks;                   /* closed loop: waits this long after an answer */
 	uint64_t reported_tsc[BENCH_NGRP];      /* atomic: the group's last report returned */
 } __attribute__((aligned(BENCH_CACHELINE)));
 
