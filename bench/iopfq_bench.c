@@ -1706,7 +1706,7 @@ int main(int argc, char **argv)
 		for (k = 0; k < NISO_IMPL; k++)
 			if (!impl_only || !strcmp(impl_only, iso_impls[k]->name))
 				list[n++] = iso_impls[k];
-		if (n && (do_floors || selftest))
+		if (n)
 			run_isolation(quick, list, n);
 		bad |= iso_bad;
 	}
