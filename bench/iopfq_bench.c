@@ -1109,6 +1109,30 @@ static const struct scen *scen_named(const char *name)
 /* a gap: a busy-polling thread's two TSC reads more than this apart */
 #define TRACE_GAP_US 5.0
 
+/*
+ * The ping-pong floor's own tail over as long as a traced pass, right
+ * after it: what the machine does to the cheapest cross-CPU round trip in
+ * the same conditions (the floor block at the start measures it for a few
+ * tens of ms only, which rarely meets a preemption).
+ */
+static void trace_floor(double secs)
+{
+	static struct floor_res f;
+	double p50 = floors[0].ok && floors[0].p50 > 0 ? floors[0].p50 : 200;
+	uint64_t iters = (uint64_t)(secs * 1e9 / p50);
+
+	if (iters > 10000000)
+		iters = 10000000;
+	iopfq_hist_init(&f.h);
+	if (floor_pingpong(&f.h, iters, 0, 1))
+		return;
+	floor_stats(&f);
+	printf("  ping-pong floor right after, %llu round trips: p50 %.0f ns, p99 %.0f ns, p99.9 %.0f ns = "
+	       "%.1f x p50, max %.1f us\n",
+	       (unsigned long long)f.h.count, f.p50, f.p99, f.p999, f.p50 > 0 ? f.p999 / f.p50 : 0,
+	       f.max / 1e3);
+}
+
 /* what the trace found per traced scenario of iopfq (the p99.9 target reads it) */
 struct trace_found {
 	const struct scen *s;
@@ -1136,6 +1160,8 @@ static void trace_one(const struct qimpl *impl, const struct scen *s, double rat
 		trace_found[ntrace_found].s = s;
 		trace_found[ntrace_found++].sum = sum;
 	}
+	if (impl == &impl_iopfq)
+		trace_floor(res.secs);
 }
 
 static void run_trace(int quick)
