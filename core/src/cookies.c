@@ -52,13 +52,17 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 	if (!q || (!recs && max))
 		return -IOPFQ_EINVAL;
 	iopfq_drain(q);
-	while (q->ready_head != NIL) {
-		iopfq_u32 gi = q->ready_head;
-		struct iopfq_group *g = &q->groups[gi];
-		struct iopfq_dev *d = &q->devs[g->dev_idx];
+	for (;;) {
+		iopfq_u32 gi = iopfq_ready_next(q);
+		struct iopfq_group *g;
+		struct iopfq_dev *d;
 		struct iopfq_cslot *cs;
 		iopfq_u32 si, gen, cookie;
 
+		if (gi == NIL)
+			break;
+		g = &q->groups[gi];
+		d = &q->devs[g->dev_idx];
 		if (g->npages > max - written)
 			break;
 		si = cookie_slot_alloc(q);
@@ -92,7 +96,7 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 		IOPFQ_STORE_RELEASE(&cs->cookie, cookie);
 		IOPFQ_PROBE(deliver, d->dev_id, cookie, g->npages, g->pasid);
 
-		iopfq_ready_pop(q);
+		iopfq_ready_pop(q, gi);
 	}
 	return (int)written;
 }

@@ -2,11 +2,13 @@
 /*
  * groups.c - group assembly: the drain of the ring into pages and groups,
  * the hash of partial groups, each device's list of partial groups, the
- * FIFO of complete (ready) groups, and the free lists of page and group
- * slots; plus the records a ready group becomes at read.
+ * complete (ready) groups and the order they are delivered in (the
+ * delivery policy), and the free lists of page and group slots; plus the
+ * records a ready group becomes at read.
  *
- * May touch: the page and group tables, the hash buckets, the ready FIFO
- * and each device's partial_head, the consumer-side counters; the ring
+ * May touch: the page and group tables, the hash buckets, the ready lists,
+ * each device's consumer-only fields (partial and ready lists, turn links)
+ * and the turn, the consumer-side counters; the ring
  * through ring.h (peek and consume, the consumer's side: C1, C2). Credits go
  * back through the device table (devices.c, inline X1; X2).
  *
@@ -109,26 +111,147 @@ static void drain_marker(struct iopfq *q, iopfq_u32 dev_idx, iopfq_u32 pasid)
 	iopfq_marker_credit_return(q, dev_idx); /* X2 */
 }
 
-/* Queue group @gi ready right after group @after (NIL: at the head). */
+/*
+ * The complete groups and the delivery order (docs/design.md, "Delivery
+ * order"). Each complete group is on two lists: all devices' in completion
+ * order (doubly linked: what IOPFQ_DELIVER_COMPLETION reads, and where a
+ * restored group is inserted) and its device's (singly linked, the same
+ * order restricted to the device: what flush and detach walk). The devices
+ * whose list is not empty form a circular list, the turn, with q->turn at
+ * the device whose turn it is: what IOPFQ_DELIVER_ROUND_ROBIN reads. Both
+ * are kept under either policy, so the policy can change at any time; queueing
+ * and delivering a group are O(1) under both, in the group and device tables.
+ */
+
+/* device @di gets its first complete group: it joins at the end of the round */
+static void turn_join(struct iopfq *q, iopfq_u32 di)
+{
+	struct iopfq_dev *d = &q->devs[di];
+
+	if (q->turn == NIL) {
+		d->turn_next = d->turn_prev = di;
+		q->turn = di;
+		return;
+	}
+	d->turn_next = q->turn;
+	d->turn_prev = q->devs[q->turn].turn_prev;
+	q->devs[d->turn_prev].turn_next = di;
+	q->devs[q->turn].turn_prev = di;
+}
+
+/* device @di has no complete group left; if it was its turn, the next one's begins */
+static void turn_leave(struct iopfq *q, iopfq_u32 di)
+{
+	struct iopfq_dev *d = &q->devs[di];
+
+	if (d->turn_next == di) {
+		q->turn = NIL;
+	} else {
+		q->devs[d->turn_prev].turn_next = d->turn_next;
+		q->devs[d->turn_next].turn_prev = d->turn_prev;
+		if (q->turn == di)
+			q->turn = d->turn_next;
+	}
+	d->turn_next = d->turn_prev = NIL;
+}
+
+/*
+ * Link @gi, whose link field is @link, into a list (@head, @tail) after the
+ * element whose link field is @after_link (0: at the head).
+ */
+static void link_after(iopfq_u32 *head, iopfq_u32 *tail, iopfq_u32 *after_link, iopfq_u32 *link,
+		       iopfq_u32 gi)
+{
+	iopfq_u32 *at = after_link ? after_link : head;
+
+	*link = *at;
+	*at = gi;
+	if (*link == NIL)
+		*tail = gi;
+}
+
+/*
+ * Queue group @gi ready right after group @after in completion order (NIL:
+ * at the head), and in its device's list after the last of that device's
+ * groups before it. Appending (@after is the tail) is O(1); an insert
+ * elsewhere (restore, at the head) walks back over the groups inserted
+ * ahead of it. A group queued at the head takes the turn for its device.
+ */
 static void ready_insert(struct iopfq *q, iopfq_u32 gi, iopfq_u32 after)
 {
 	struct iopfq_group *g = &q->groups[gi];
+	struct iopfq_dev *d = &q->devs[g->dev_idx];
+	iopfq_u32 dev_prev;
 
 	g->where = IOPFQ_GROUP_READY;
-	if (after == NIL) {
-		g->next = q->ready_head;
-		q->ready_head = gi;
+	g->prev = after;
+	link_after(&q->ready_head, &q->ready_tail, after == NIL ? 0 : &q->groups[after].next,
+		   &g->next, gi);
+	if (g->next != NIL)
+		q->groups[g->next].prev = gi;
+
+	if (g->next == NIL) {
+		dev_prev = d->ready_tail;  /* appended: all the device's groups are before it */
 	} else {
-		g->next = q->groups[after].next;
-		q->groups[after].next = gi;
+		dev_prev = after;
+		while (dev_prev != NIL && q->groups[dev_prev].dev_idx != g->dev_idx)
+			dev_prev = q->groups[dev_prev].prev;
 	}
-	if (g->next == NIL)
-		q->ready_tail = gi;
+	link_after(&d->ready_head, &d->ready_tail,
+		   dev_prev == NIL ? 0 : &q->groups[dev_prev].dev_next, &g->dev_next, gi);
+	if (d->turn_next == NIL)
+		turn_join(q, g->dev_idx);
+	if (after == NIL)
+		q->turn = g->dev_idx;
 }
 
 static void ready_push(struct iopfq *q, iopfq_u32 gi)
 {
 	ready_insert(q, gi, q->ready_tail);
+}
+
+/*
+ * Take complete group @gi off both lists; @dev_prev is the group before it
+ * in its device's list (NIL: it is the first). The caller releases it.
+ */
+static void ready_unlink(struct iopfq *q, iopfq_u32 gi, iopfq_u32 dev_prev)
+{
+	struct iopfq_group *g = &q->groups[gi];
+	struct iopfq_dev *d = &q->devs[g->dev_idx];
+
+	if (g->prev == NIL)
+		q->ready_head = g->next;
+	else
+		q->groups[g->prev].next = g->next;
+	if (g->next == NIL)
+		q->ready_tail = g->prev;
+	else
+		q->groups[g->next].prev = g->prev;
+
+	if (dev_prev == NIL)
+		d->ready_head = g->dev_next;
+	else
+		q->groups[dev_prev].dev_next = g->dev_next;
+	if (d->ready_tail == gi)
+		d->ready_tail = dev_prev;
+	if (d->ready_head == NIL)
+		turn_leave(q, g->dev_idx);
+}
+
+/* The group iopfq_read() delivers next under the queue's policy, or NIL */
+iopfq_u32 iopfq_ready_next(const struct iopfq *q)
+{
+	if (q->delivery == IOPFQ_DELIVER_ROUND_ROBIN)
+		return q->turn == NIL ? NIL : q->devs[q->turn].ready_head;
+	return q->ready_head;
+}
+
+int iopfq_set_delivery(struct iopfq *q, iopfq_u32 policy)
+{
+	if (!q || (policy != IOPFQ_DELIVER_COMPLETION && policy != IOPFQ_DELIVER_ROUND_ROBIN))
+		return -IOPFQ_EINVAL;
+	q->delivery = policy;
+	return 0;
 }
 
 /* A free page holding one request; the caller made sure there is one. */
@@ -226,10 +349,13 @@ void iopfq_drain(struct iopfq *q)
 
 int iopfq_next_group_size(struct iopfq *q)
 {
+	iopfq_u32 gi;
+
 	if (!q)
 		return -IOPFQ_EINVAL;
 	iopfq_drain(q);
-	return q->ready_head == NIL ? 0 : (int)q->groups[q->ready_head].npages;
+	gi = iopfq_ready_next(q);
+	return gi == NIL ? 0 : (int)q->groups[gi].npages;
 }
 
 int iopfq_poll_ready(struct iopfq *q)
@@ -262,18 +388,19 @@ void iopfq_group_records(const struct iopfq *q, iopfq_u32 gi, struct iopfq_hwpt_
 	}
 }
 
-/* The group at the head of the ready FIFO has been delivered: it leaves. */
-void iopfq_ready_pop(struct iopfq *q)
+/* Group @gi, the one iopfq_ready_next() named, has been delivered: it leaves. */
+void iopfq_ready_pop(struct iopfq *q, iopfq_u32 gi)
 {
-	iopfq_u32 gi = q->ready_head;
 	struct iopfq_group *g = &q->groups[gi];
+	iopfq_u32 di = g->dev_idx;
 
 	consumer_sub(&q->ready, g->npages);
 	consumer_add(&q->delivered_total, g->npages);
 	consumer_add(&q->groups_delivered, 1);
-	q->ready_head = g->next;
-	if (q->ready_head == NIL)
-		q->ready_tail = NIL;
+	ready_unlink(q, gi, NIL);
+	/* its device has had its turn (if it left, turn_leave() passed it on) */
+	if (q->delivery == IOPFQ_DELIVER_ROUND_ROBIN && q->turn == di)
+		q->turn = q->devs[di].turn_next;
 	group_release(q, gi);
 }
 
@@ -295,21 +422,16 @@ void iopfq_groups_remove(struct iopfq *q, const struct iopfq_victims *v)
 	}
 
 	prev = NIL;
-	for (gi = q->ready_head; gi != NIL; gi = next) {
+	for (gi = d->ready_head; gi != NIL; gi = next) {
 		struct iopfq_group *g = &q->groups[gi];
 		struct iopfq_response r;
 
-		next = g->next;
+		next = g->dev_next;
 		if (!victim_matches(v, g->dev_idx, g->flags, g->pasid)) {
 			prev = gi;
 			continue;
 		}
-		if (prev == NIL)
-			q->ready_head = next;
-		else
-			q->groups[prev].next = next;
-		if (q->ready_tail == gi)
-			q->ready_tail = prev;
+		ready_unlink(q, gi, prev);
 		consumer_sub(&q->ready, g->npages);
 		r.dev_id = d->dev_id;
 		r.pasid = g->pasid;

@@ -58,7 +58,7 @@ struct iopfq_producer_stats {
 /*
  * A device-table entry, two cache lines: the first holds what every report
  * of the device reads and writes, the second its producer statistics and
- * the consumer-only partial_head.
+ * the consumer-only lists (partial groups, complete groups, the turn).
  */
 struct iopfq_dev {
 	/* (generation << 2) | state; written by the consumer side only */
@@ -78,6 +78,10 @@ struct iopfq_dev {
 	struct iopfq_producer_stats stats;
 	/* consumer side only */
 	iopfq_u32 partial_head;     /* this device's partial groups */
+	iopfq_u32 ready_head;       /* this device's complete groups, oldest first */
+	iopfq_u32 ready_tail;
+	iopfq_u32 turn_next;        /* the devices with complete groups: a circular */
+	iopfq_u32 turn_prev;        /* list, in turn order (NIL: not in it) */
 } IOPFQ_CACHELINE_ALIGNED;
 
 /* A ring slot: one page request or Stop Marker, one cache line. */
@@ -107,8 +111,10 @@ struct iopfq_group {
 	iopfq_u32 last_page;
 	iopfq_u32 npages;
 	iopfq_u32 hash_next;        /* partial: bucket chain */
-	iopfq_u32 prev;             /* partial: device list */
-	iopfq_u32 next;             /* partial: device list; ready: FIFO; free: free list */
+	iopfq_u32 prev;             /* partial: device list; ready: completion order */
+	iopfq_u32 next;             /* partial: device list; ready: completion order;
+				     * free: free list */
+	iopfq_u32 dev_next;         /* ready: its device's complete groups */
 	iopfq_u32 where;            /* WHERE_FREE or enum iopfq_group_where */
 	iopfq_u32 warned;
 	iopfq_u64 first_ns;
@@ -164,8 +170,10 @@ struct iopfq {
 	iopfq_u64 bad_answers;
 
 	/* consumer side only (read relaxed by iopfq_counters) */
-	iopfq_u32 ready_head IOPFQ_CACHELINE_ALIGNED;
-	iopfq_u32 ready_tail;
+	iopfq_u32 ready_head IOPFQ_CACHELINE_ALIGNED; /* every complete group, */
+	iopfq_u32 ready_tail;                         /* in completion order */
+	iopfq_u32 turn;             /* the device whose turn it is (round robin), or NIL */
+	iopfq_u32 delivery;         /* enum iopfq_delivery */
 	iopfq_u32 group_free;
 	iopfq_u32 page_free;
 	iopfq_u32 cookie_cursor;
@@ -320,7 +328,8 @@ void iopfq_dev_detach_end(struct iopfq *q, struct iopfq_dev *d);
 void iopfq_drain(struct iopfq *q);
 void iopfq_group_records(const struct iopfq *q, iopfq_u32 gi, struct iopfq_hwpt_pgfault *recs,
 			 iopfq_u32 cookie);
-void iopfq_ready_pop(struct iopfq *q);
+iopfq_u32 iopfq_ready_next(const struct iopfq *q);
+void iopfq_ready_pop(struct iopfq *q, iopfq_u32 gi);
 iopfq_u32 iopfq_group_restore(struct iopfq *q, const struct iopfq_cslot *cs,
 			      const struct iopfq_hwpt_pgfault *recs, iopfq_u32 after);
 void iopfq_groups_remove(struct iopfq *q, const struct iopfq_victims *v);

@@ -79,6 +79,8 @@ int iopfq_config_geometry(const struct iopfq_config *cfg, struct iopfq_geometry 
 	markers = cfg->marker_credits ? cfg->marker_credits : IOPFQ_DEFAULT_MARKER_CREDITS;
 	if (markers > IOPFQ_MAX_MARKER_CREDITS)
 		return -IOPFQ_EINVAL;
+	if (cfg->delivery != IOPFQ_DELIVER_COMPLETION && cfg->delivery != IOPFQ_DELIVER_ROUND_ROBIN)
+		return -IOPFQ_EINVAL;
 
 	g.ring_slots = pow2_at_least(cfg->credit_budget + cfg->max_devices * markers);
 	g.cookie_slots = pow2_at_least(2 * cfg->credit_budget);
@@ -183,8 +185,11 @@ int iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
 						      : (1u << geo.cookie_gen_bits) - 1;
 	q->dev_gen_max = (1u << geo.dev_gen_bits) - 1;
 
-	for (i = 0; i < cfg->max_devices; i++)
+	for (i = 0; i < cfg->max_devices; i++) {
 		q->devs[i].partial_head = NIL;
+		q->devs[i].ready_head = q->devs[i].ready_tail = NIL;
+		q->devs[i].turn_next = q->devs[i].turn_prev = NIL;
+	}
 	for (i = 0; i < geo.hash_buckets; i++)
 		q->hash[i] = NIL;
 	for (i = 0; i < geo.group_slots; i++)
@@ -194,6 +199,8 @@ int iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
 	q->group_free = 0;
 	q->page_free = 0;
 	q->ready_head = q->ready_tail = NIL;
+	q->turn = NIL;
+	q->delivery = cfg->delivery;
 
 	rc = iopfq_ring_init(&q->ring, base + l.ring, geo.ring_slots, sizeof(struct iopfq_entry),
 			     cfg->ring_start);

@@ -71,11 +71,11 @@ static void on_aged(void *arg, const struct iopfq_aged *a)
 	x->reenter_rc = iopfq_fault_dev_detach(x->f, x->a);
 }
 
-static int fx_make(void **state, uint32_t budget, uint32_t gen_bits)
+static int fx_make(void **state, uint32_t budget, uint32_t gen_bits, uint32_t delivery)
 {
 	struct fx *x = calloc(1, sizeof(*x));
 	struct iopfq_config cfg = { .max_devices = 4, .credit_budget = budget,
-				    .cookie_gen_bits = gen_bits };
+				    .cookie_gen_bits = gen_bits, .delivery = delivery };
 	struct iopfq_fault_ops ops = { .page_response = on_response, .aged = on_aged, .arg = x };
 
 	if (!x)
@@ -93,13 +93,19 @@ static int fx_make(void **state, uint32_t budget, uint32_t gen_bits)
 
 static int fx_setup(void **state)
 {
-	return fx_make(state, 16, 0);
+	return fx_make(state, 16, 0, IOPFQ_DELIVER_COMPLETION);
+}
+
+/* the devices take turns: IOPFQ_DELIVER_ROUND_ROBIN */
+static int fx_setup_fair(void **state)
+{
+	return fx_make(state, 16, 0, IOPFQ_DELIVER_ROUND_ROBIN);
 }
 
 /* 2 response-table slots per budget unit, 2 generation bits: reuse comes fast */
 static int fx_setup_small(void **state)
 {
-	return fx_make(state, 2, 2);
+	return fx_make(state, 2, 2, IOPFQ_DELIVER_COMPLETION);
 }
 
 static int fx_teardown(void **state)
@@ -191,6 +197,7 @@ static void test_create_bad_args(void **state)
 	struct iopfq_config good = { .max_devices = 1, .credit_budget = 4 };
 	struct iopfq_config bad = { .max_devices = 0, .credit_budget = 4 };
 	struct iopfq_config bad_gen = { .max_devices = 1, .credit_budget = 4, .cookie_gen_bits = 1 };
+	struct iopfq_config bad_policy = { .max_devices = 1, .credit_budget = 4, .delivery = 2 };
 	struct iopfq_fault *f = (struct iopfq_fault *)0x1;
 
 	(void)state;
@@ -198,6 +205,7 @@ static void test_create_bad_args(void **state)
 	assert_int_equal(iopfq_fault_create(&good, NULL, NULL), -EINVAL);
 	assert_int_equal(iopfq_fault_create(&bad, NULL, &f), -EINVAL);
 	assert_int_equal(iopfq_fault_create(&bad_gen, NULL, &f), -EINVAL);
+	assert_int_equal(iopfq_fault_create(&bad_policy, NULL, &f), -EINVAL);
 	assert_ptr_equal(f, (struct iopfq_fault *)0x1);
 	/* no ops at all: answers go nowhere, and that is allowed */
 	assert_int_equal(iopfq_fault_create(&good, NULL, &f), 0);
@@ -312,6 +320,23 @@ static void test_read_order_is_completion(void **state)
 	assert_int_equal(recs[2].grpid, 1);
 	assert_int_equal(recs[1].addr, 0x1000);
 	assert_int_equal(recs[2].addr, 0x3000);
+}
+
+/* under round robin the devices take turns: A's second group after B's */
+static void test_read_order_round_robin(void **state)
+{
+	struct fx *x = *state;
+	struct iopfq_hwpt_pgfault recs[8];
+
+	group(x->f, x->a, 1, 1, 1, 0x1000);
+	group(x->f, x->a, 1, 2, 1, 0x2000);
+	group(x->f, x->b, 1, 3, 1, 0x3000);
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), 3 * REC);
+	assert_int_equal(recs[0].dev_id, DEV_A);
+	assert_int_equal(recs[0].grpid, 1);
+	assert_int_equal(recs[1].dev_id, DEV_B);
+	assert_int_equal(recs[2].dev_id, DEV_A);
+	assert_int_equal(recs[2].grpid, 2);
 }
 
 static void test_read_unaligned_buffer(void **state)
@@ -966,6 +991,7 @@ int main(void)
 		T(test_read_bad_sizes),
 		T(test_read_whole_groups),
 		T(test_read_order_is_completion),
+		cmocka_unit_test_setup_teardown(test_read_order_round_robin, fx_setup_fair, fx_teardown),
 		T(test_read_unaligned_buffer),
 		T(test_readable_only_for_complete_groups),
 		T(test_write_bad_sizes_and_buffers),

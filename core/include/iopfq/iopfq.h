@@ -163,6 +163,9 @@ struct iopfq_ops {
  *	max_devices * (2^@dev_gen_bits - 1) attaches in its lifetime
  *	(max_devices * 1 048 575 by default: 1 048 575 for one device), after
  *	which iopfq_dev_attach() returns -ENOSPC.
+ * @delivery: enum iopfq_delivery, the order iopfq_read() delivers complete
+ *	groups in (0: IOPFQ_DELIVER_COMPLETION); iopfq_set_delivery() changes
+ *	it later
  */
 struct iopfq_config {
 	iopfq_u32 max_devices;
@@ -171,6 +174,29 @@ struct iopfq_config {
 	iopfq_u32 cookie_gen_bits;
 	iopfq_u32 ring_start;
 	iopfq_u32 dev_gen_bits;
+	iopfq_u32 delivery;
+};
+
+/**
+ * enum iopfq_delivery - which complete group iopfq_read() delivers next
+ * @IOPFQ_DELIVER_COMPLETION: the oldest completion, whatever its device:
+ *	iommufd's order (and VT-d PRQ's and AMD PPR's). A device with a large
+ *	allocation that floods puts its whole backlog ahead of another
+ *	device's single fault.
+ * @IOPFQ_DELIVER_ROUND_ROBIN: the devices that have complete groups take
+ *	turns, one group each (deficit round robin with a quantum of one
+ *	group); a device's groups keep their completion order, and a device
+ *	that gets its first complete group joins at the end of the current
+ *	round. A group waits for at most one group of each other device with
+ *	complete groups, plus its own device's older groups. Reads in
+ *	completion order do not pass the turn; a group iopfq_read_restore()
+ *	queues first takes the turn for its device.
+ * Queueing and delivering a group cost O(1) under both, and no memory
+ * beyond the device table.
+ */
+enum iopfq_delivery {
+	IOPFQ_DELIVER_COMPLETION = 0,
+	IOPFQ_DELIVER_ROUND_ROBIN = 1,
 };
 
 #define IOPFQ_MAX_DEVICES 4096u
@@ -364,8 +390,9 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
 		 iopfq_u32 *answer);
 
 /**
- * iopfq_read - move whole complete groups, oldest completion first, into
- * @recs, one cookie per group written into each of its records.
+ * iopfq_read - move whole complete groups, in the order of the queue's
+ * delivery policy (enum iopfq_delivery; by default oldest completion
+ * first), into @recs, one cookie per group written into each of its records.
  * A group that does not fit stays queued for the next read.
  * Ordering: each delivered request's reporter's writes before its report
  * happen before the call returns (C1). The slot of each cookie is
@@ -381,9 +408,11 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max);
  * could not hand on (a copy_to_user() that failed part-way), as iommufd
  * does: each group's cookie is revoked (an answer with it is -EINVAL from
  * now on) and the group is queued again ahead of every other complete
- * group, in the order of @recs; the next iopfq_read() delivers it with a
- * new cookie. A group whose cookie an answer won meanwhile (its writer saw
- * the part of the buffer that did arrive) is answered and is not queued.
+ * group, in the order of @recs (under IOPFQ_DELIVER_ROUND_ROBIN: ahead of
+ * its device's other groups, and the first group's device takes the turn);
+ * the next iopfq_read() delivers it with a new cookie. A group whose
+ * cookie an answer won meanwhile (its writer saw the part of the buffer
+ * that did arrive) is answered and is not queued.
  * @recs: whole groups, each record as iopfq_read() wrote it, of groups
  *	delivered and neither answered, revoked nor restored since
  * @n: records in @recs
@@ -399,6 +428,14 @@ int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, i
 /* Records in the next complete group (0 if none). Ordering: as iopfq_read()
  * for the requests it drains (C1). Context: consumer side. */
 int iopfq_next_group_size(struct iopfq *q);
+
+/**
+ * iopfq_set_delivery - deliver complete groups in the order of @policy
+ * (enum iopfq_delivery) from now on, the groups already queued included.
+ * Ordering: none. Context: consumer side. O(1).
+ * Return: 0; -EINVAL for a NULL @q or an unknown @policy (nothing changed).
+ */
+int iopfq_set_delivery(struct iopfq *q, iopfq_u32 policy);
 
 /**
  * iopfq_respond - answer delivered groups by cookie, in order.

@@ -176,9 +176,11 @@ IOPFQ_API int iopfq_fault_fd(const struct iopfq_fault *f);
  * @buf: @count bytes; any alignment
  * @count: a multiple of IOPFQ_FAULT_RECORD_SIZE (40)
  *
- * Delivers complete groups, oldest completion first, one new cookie per
- * group (the same in each of its records); a group that does not fit in
- * what is left of @buf stays queued for the next read. Never blocks.
+ * Delivers complete groups in the order of the delivery policy given to
+ * iopfq_fault_create() (struct iopfq_config.delivery; by default oldest
+ * completion first), one new cookie per group (the same in each of its
+ * records); a group that does not fit in what is left of @buf stays queued
+ * for the next read. Never blocks.
  * After it returns, the fd is readable iff a complete group is still queued.
  *
  * Context: consumer side (takes the object's mutex).
