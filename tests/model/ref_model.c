@@ -9,6 +9,8 @@
  *   ring        reported requests and Stop Markers not yet drained, FIFO
  *   partial     groups whose last page has not arrived
  *   ready       complete groups, in completion order
+ *   turn        round robin delivery: the devices with complete groups, in
+ *               the order of their next turn
  *   delivered   read, unanswered groups; by_cookie[] finds them by cookie
  *   c           struct iopfq_counters, kept field by field
  */
@@ -69,6 +71,10 @@ struct rm {
 	struct rm_entry *ring_head, *ring_tail;
 	struct rm_group *partial;
 	struct rm_group *ready_head, *ready_tail;
+	/* round robin: the devices with complete groups, whose turn first */
+	uint32_t delivery;
+	struct rm_dev **turn;
+	uint32_t nturn;
 	struct rm_group *delivered;
 	struct rm_group **by_cookie;    /* [cookie]: the live group, or NULL */
 	uint32_t last_cookie, cookie_cap;
@@ -116,6 +122,8 @@ struct rm *rm_new(const struct iopfq_config *cfg)
 	m->budget = cfg->credit_budget;
 	m->marker_credits = cfg->marker_credits ? cfg->marker_credits
 						: IOPFQ_DEFAULT_MARKER_CREDITS;
+	m->delivery = cfg->delivery;
+	m->turn = xcalloc(cfg->max_devices * sizeof(*m->turn));
 	return m;
 }
 
@@ -155,6 +163,7 @@ void rm_free(struct rm *m)
 	group_list_free(m->ready_head);
 	group_list_free(m->delivered);
 	free(m->by_cookie);
+	free(m->turn);
 	free(m->resp);
 	free(m->aged);
 	free(m);
@@ -503,6 +512,67 @@ static void drain_marker(struct rm *m, struct rm_dev *d, uint32_t pasid)
 	d->markers_in_use--;
 }
 
+/*
+ * Delivery order. Completion: the ready list's head. Round robin: the
+ * devices that have complete groups queue for turns (m->turn[0] first); a
+ * device joins at the back when it gets its first one, takes one group per
+ * turn and goes to the back, and leaves when it has none.
+ */
+static int dev_has_ready(const struct rm *m, const struct rm_dev *d)
+{
+	const struct rm_group *g;
+
+	for (g = m->ready_head; g; g = g->next)
+		if (g->dev == d)
+			return 1;
+	return 0;
+}
+
+static void turn_join(struct rm *m, struct rm_dev *d)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->nturn; i++)
+		if (m->turn[i] == d)
+			return;
+	m->turn[m->nturn++] = d;
+}
+
+/* @d leaves the turn if it has no complete group left */
+static void turn_update(struct rm *m, struct rm_dev *d)
+{
+	uint32_t i;
+
+	if (dev_has_ready(m, d))
+		return;
+	for (i = 0; i < m->nturn && m->turn[i] != d; i++)
+		;
+	if (i == m->nturn)
+		return;
+	memmove(&m->turn[i], &m->turn[i + 1], (m->nturn - i - 1) * sizeof(*m->turn));
+	m->nturn--;
+}
+
+static struct rm_group *ready_next(const struct rm *m)
+{
+	struct rm_group *g;
+
+	if (m->delivery != IOPFQ_DELIVER_ROUND_ROBIN)
+		return m->ready_head;
+	for (g = m->ready_head; g && m->nturn; g = g->next)
+		if (g->dev == m->turn[0])
+			return g;
+	return NULL;
+}
+
+int rm_set_delivery(struct rm *m, uint32_t policy)
+{
+	if (policy != IOPFQ_DELIVER_COMPLETION && policy != IOPFQ_DELIVER_ROUND_ROBIN)
+		return -IOPFQ_EINVAL;
+	m->delivery = policy;
+	return 0;
+}
+
 static void drain_page(struct rm *m, struct rm_dev *d, const struct iopfq_request *req)
 {
 	struct group_key k = { d, req->flags & IOPFQ_PGFAULT_FLAGS_PASID_VALID, req->pasid,
@@ -531,6 +601,7 @@ static void drain_page(struct rm *m, struct rm_dev *d, const struct iopfq_reques
 		/* complete: its earlier pages stop being partial */
 		m->c.partial -= g->npages - 1;
 		m->c.ready += g->npages;
+		turn_join(m, g->dev);
 		g->next = NULL;
 		if (m->ready_tail)
 			m->ready_tail->next = g;
@@ -563,11 +634,23 @@ static void drain(struct rm *m)
 /* ---------------------------------------------------------------------- */
 /* read                                                                    */
 
-static void ready_pop(struct rm *m)
+static int pick_same(const struct rm_group *g, const void *arg);
+
+/* @g, the group ready_next() named, is delivered */
+static void ready_take(struct rm *m, struct rm_group *g)
 {
-	m->ready_head = m->ready_head->next;
-	if (!m->ready_head)
-		m->ready_tail = NULL;
+	struct rm_dev *d = g->dev;
+	struct rm_group *t;
+
+	unlink_first(&m->ready_head, pick_same, g);
+	for (m->ready_tail = m->ready_head, t = m->ready_head; t; t = t->next)
+		m->ready_tail = t;
+	turn_update(m, d);
+	/* still queued: its turn is over, to the back */
+	if (m->delivery == IOPFQ_DELIVER_ROUND_ROBIN && m->nturn > 1 && m->turn[0] == d) {
+		memmove(&m->turn[0], &m->turn[1], (m->nturn - 1) * sizeof(*m->turn));
+		m->turn[m->nturn - 1] = d;
+	}
 }
 
 int rm_read(struct rm *m, struct iopfq_hwpt_pgfault *recs, uint32_t max)
@@ -577,13 +660,13 @@ int rm_read(struct rm *m, struct iopfq_hwpt_pgfault *recs, uint32_t max)
 	if (!recs && max)
 		return -IOPFQ_EINVAL;
 	drain(m);
-	while (m->ready_head) {
-		struct rm_group *g = m->ready_head;
+	for (;;) {
+		struct rm_group *g = ready_next(m);
 
 		/* whole groups only; one that does not fit stays first in line */
-		if (g->npages > max - written)
+		if (!g || g->npages > max - written)
 			break;
-		ready_pop(m);
+		ready_take(m, g);
 		if (m->last_cookie + 1 >= m->cookie_cap) {
 			uint32_t old = m->cookie_cap;
 
@@ -619,7 +702,7 @@ int rm_read(struct rm *m, struct iopfq_hwpt_pgfault *recs, uint32_t max)
 uint32_t rm_next_group_size(struct rm *m)
 {
 	drain(m);
-	return m->ready_head ? m->ready_head->npages : 0;
+	return ready_next(m) ? ready_next(m)->npages : 0;
 }
 
 int rm_poll_ready(struct rm *m)
@@ -747,6 +830,7 @@ static void remove_victims(struct rm *m, const struct victim *v, uint32_t code,
 	for (m->ready_tail = m->ready_head; m->ready_tail && m->ready_tail->next;
 	     m->ready_tail = m->ready_tail->next)
 		;
+	turn_update(m, (struct rm_dev *)v->dev);
 
 	while ((g = unlink_first(&m->delivered, pick_victim, v))) {
 		delivered_leave(m, g);

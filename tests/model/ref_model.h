@@ -58,6 +58,7 @@ int rm_set_failed(struct rm *m, uint32_t handle, int failed);
 int rm_report(struct rm *m, uint32_t handle, const struct iopfq_request *req,
 	      uint32_t *answer);
 int rm_read(struct rm *m, struct iopfq_hwpt_pgfault *recs, uint32_t max);
+int rm_set_delivery(struct rm *m, uint32_t policy);
 uint32_t rm_next_group_size(struct rm *m);
 int rm_respond(struct rm *m, const struct iopfq_hwpt_page_response *resp, uint32_t n);
 int rm_flush(struct rm *m, uint32_t handle, int pasid_valid, uint32_t pasid,

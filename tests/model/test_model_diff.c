@@ -29,6 +29,12 @@
  * A real cookie that is handed out again while the group it names is still
  * live is reported as a collision.
  *
+ * Delivery order: each episode starts in a random policy (struct
+ * iopfq_config.delivery) and random steps switch it with
+ * iopfq_set_delivery(), now and then to an unknown value that both sides
+ * must refuse; the records read then say whether both deliver the same
+ * group next.
+ *
  * Geometries are tiny (2 devices / 2 credits / 2-bit generations ...) so
  * that credit exhaustion, marker credits, cookie reuse and generation wrap
  * happen constantly. Each configuration runs episodes of random length on a
@@ -93,11 +99,16 @@ struct model_config {
 };
 
 static const struct model_config configs[] = {
-	{ "devices 2, budget 2, gen bits 2", { 2, 2, 0, 2, 0, 0 } },
-	{ "devices 3, budget 5, gen bits 3, 1 marker credit", { 3, 5, 1, 3, 0, 0 } },
-	{ "devices 4, budget 16, gen bits 0 (all)", { 4, 16, 3, 0, 0, 0 } },
-	{ "devices 1, budget 1, gen bits 2", { 1, 1, 1, 2, 0, 0 } },
-	{ "devices 2, budget 7, gen bits 2, 4 marker credits", { 2, 7, 4, 2, 0, 0 } },
+	{ "devices 2, budget 2, gen bits 2",
+	  { .max_devices = 2, .credit_budget = 2, .marker_credits = 0, .cookie_gen_bits = 2 } },
+	{ "devices 3, budget 5, gen bits 3, 1 marker credit",
+	  { .max_devices = 3, .credit_budget = 5, .marker_credits = 1, .cookie_gen_bits = 3 } },
+	{ "devices 4, budget 16, gen bits 0 (all)",
+	  { .max_devices = 4, .credit_budget = 16, .marker_credits = 3, .cookie_gen_bits = 0 } },
+	{ "devices 1, budget 1, gen bits 2",
+	  { .max_devices = 1, .credit_budget = 1, .marker_credits = 1, .cookie_gen_bits = 2 } },
+	{ "devices 2, budget 7, gen bits 2, 4 marker credits",
+	  { .max_devices = 2, .credit_budget = 7, .marker_credits = 4, .cookie_gen_bits = 2 } },
 };
 #define NCONFIGS (sizeof(configs) / sizeof(configs[0]))
 
@@ -122,19 +133,19 @@ struct pair {
 
 enum op {
 	OP_ATTACH, OP_DETACH, OP_LOOKUP, OP_FAILED, OP_REPORT, OP_READ, OP_NEXT_SIZE,
-	OP_RESPOND, OP_FLUSH, OP_AGE, OP_POLL, OP_SLEEP, OP_WAKE, NOPS
+	OP_RESPOND, OP_FLUSH, OP_AGE, OP_POLL, OP_SLEEP, OP_WAKE, OP_DELIVERY, NOPS
 };
 
 enum mode { MODE_BALANCED, MODE_FLOOD, MODE_CONSUME, MODE_CHURN, MODE_BURST, NMODES };
 
 static const unsigned weights[NMODES][NOPS] = {
-	/*                attach det look fail rep read size resp flush age poll sleep wake */
-	[MODE_BALANCED] = { 4, 2, 1, 2, 40, 14, 2, 16, 4, 4, 1, 2, 1 },
-	[MODE_FLOOD] = { 2, 1, 1, 1, 70, 5, 1, 5, 2, 3, 1, 1, 1 },
-	[MODE_CONSUME] = { 2, 1, 1, 1, 20, 30, 3, 30, 3, 4, 1, 2, 1 },
-	[MODE_CHURN] = { 12, 8, 2, 6, 30, 10, 1, 10, 12, 4, 1, 1, 1 },
+	/*                attach det look fail rep read size resp flush age poll sleep wake deliv */
+	[MODE_BALANCED] = { 4, 2, 1, 2, 40, 14, 2, 16, 4, 4, 1, 2, 1, 1 },
+	[MODE_FLOOD] = { 2, 1, 1, 1, 70, 5, 1, 5, 2, 3, 1, 1, 1, 1 },
+	[MODE_CONSUME] = { 2, 1, 1, 1, 20, 30, 3, 30, 3, 4, 1, 2, 1, 2 },
+	[MODE_CHURN] = { 12, 8, 2, 6, 30, 10, 1, 10, 12, 4, 1, 1, 1, 1 },
 	/* reports (many markers) with no drain in between: fills the ring */
-	[MODE_BURST] = { 1, 0, 0, 0, 80, 0, 0, 6, 0, 0, 0, 1, 0 },
+	[MODE_BURST] = { 1, 0, 0, 0, 80, 0, 0, 6, 0, 0, 0, 1, 0, 0 },
 };
 
 /* Coverage: rare states the run reached, printed per configuration */
@@ -1322,6 +1333,16 @@ static void do_sleep(struct drv *t)
 	expect_rc(t, "prepare_sleep", real, model);
 }
 
+/* a delivery policy, now and then an unknown one (-EINVAL, nothing changes) */
+static void do_delivery(struct drv *t)
+{
+	static const uint32_t bad[] = { 2, 3, 0x80000000u, 0xffffffffu };
+	uint32_t policy = chance(t, 20) ? bad[below(t, 4)] : below(t, 2);
+
+	snprintf(t->desc, DESC_LEN, "set_delivery %u", policy);
+	expect_rc(t, "set_delivery", iopfq_set_delivery(t->q, policy), rm_set_delivery(t->m, policy));
+}
+
 static void do_wake(struct drv *t)
 {
 	snprintf(t->desc, DESC_LEN, "finish_sleep");
@@ -1441,6 +1462,9 @@ static void random_step(struct drv *t)
 	case OP_SLEEP:
 		do_sleep(t);
 		break;
+	case OP_DELIVERY:
+		do_delivery(t);
+		break;
 	default:
 		do_wake(t);
 		break;
@@ -1458,6 +1482,7 @@ static void episode(struct drv *t, unsigned long steps)
 	t->cfg = t->mc->cfg;
 	assert_true(t->cfg.max_devices <= MAX_LIVE);
 	t->cfg.ring_start = r == 0 ? 0 : r == 1 ? 0xffffffffu - below(t, 40) : (uint32_t)rnd(t);
+	t->cfg.delivery = below(t, 2);
 	assert_int_equal(iopfq_config_geometry(&t->cfg, &t->geo), 0);
 	tp_init(&t->tp);
 	t->q = tp_queue_new(&t->cfg, &t->tp, &err);
