@@ -131,7 +131,7 @@ struct qimpl {
 	void (*kick)(void *q);
 };
 
-extern const struct qimpl impl_iopfq, impl_libiopfq, impl_iommufd, impl_urcu, impl_ck;
+extern const struct qimpl impl_iopfq, impl_iopfq_fair, impl_libiopfq, impl_iommufd, impl_urcu, impl_ck;
 
 /*
  * A generic wake-up for baselines: the same Dekker pattern as iopfq's

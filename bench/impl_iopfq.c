@@ -69,7 +69,7 @@ static void core_aged(void *ctx, const struct iopfq_aged *a)
 	(void)a;
 }
 
-static void *core_create(const struct qcfg *cfg)
+static void *core_create_policy(const struct qcfg *cfg, iopfq_u32 delivery)
 {
 	struct core_q *cq = calloc(1, sizeof(*cq));
 	struct iopfq_config qc = { 0 };
@@ -87,6 +87,7 @@ static void *core_create(const struct qcfg *cfg)
 		return NULL;
 	qc.max_devices = cfg->ndev;
 	qc.credit_budget = bench_budget(cfg);
+	qc.delivery = delivery;
 	size = iopfq_memsize(&qc);
 	cq->efd = eventfd(0, EFD_CLOEXEC);
 	if (!size || cq->efd < 0 || posix_memalign(&cq->mem, IOPFQ_MEM_ALIGN, size))
@@ -101,6 +102,16 @@ static void *core_create(const struct qcfg *cfg)
 		cfg->devs[i].qdev = h;
 	}
 	return cq;
+}
+
+static void *core_create(const struct qcfg *cfg)
+{
+	return core_create_policy(cfg, IOPFQ_DELIVER_COMPLETION);
+}
+
+static void *core_create_fair(const struct qcfg *cfg)
+{
+	return core_create_policy(cfg, IOPFQ_DELIVER_ROUND_ROBIN);
 }
 
 static void core_destroy(void *q)
@@ -179,6 +190,22 @@ const struct qimpl impl_iopfq = {
 	.name = "iopfq",
 	.what = "iopfq core: wait-free MPSC ring, consumer-side groups, CAS cookie claim",
 	.create = core_create,
+	.destroy = core_destroy,
+	.thread_enter = core_thread_enter,
+	.thread_exit = core_thread_exit,
+	.report = core_report,
+	.read = core_read,
+	.respond = core_respond,
+	.drain = core_drain,
+	.wait = core_wait,
+	.kick = core_kick,
+};
+
+const struct qimpl impl_iopfq_fair = {
+	.name = "iopfq-fair",
+	.what = "the iopfq core delivering in turn over devices (IOPFQ_DELIVER_ROUND_ROBIN)",
+	.fair = 1,
+	.create = core_create_fair,
 	.destroy = core_destroy,
 	.thread_enter = core_thread_enter,
 	.thread_exit = core_thread_exit,

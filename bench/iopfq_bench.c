@@ -555,7 +555,7 @@ static const struct qimpl *impls[] = {
 
 /* the isolation scenario runs iopfq in each delivery policy */
 static const struct qimpl *iso_impls[] = {
-	&impl_iopfq, &impl_libiopfq, &impl_iommufd, &impl_urcu, &impl_ck,
+	&impl_iopfq, &impl_iopfq_fair, &impl_libiopfq, &impl_iommufd, &impl_urcu, &impl_ck,
 };
 #define NISO_IMPL (sizeof(iso_impls) / sizeof(iso_impls[0]))
 
