@@ -129,12 +129,29 @@ if openl:
 if trace:
     md.append("### Tail trace: where the slow faults' time goes\n")
     md.append("```\n" + trace + "\n```\n")
+    md.append("A separate pass (docs/tail-latency.md explains the method): each group is stamped "
+              "at every stage, and each busy-polling thread logs the jumps of more than 5 us between "
+              "two of its TSC reads (it was not running). A slow fault (> 10 x p50) either contains "
+              "such a gap of the consumer or of the producer reporting it, or it does not; the "
+              "`slow, no gap` row is what the queue itself would have to answer for. The scheduler "
+              "columns are the kernel's account of the same threads (run-queue wait, context "
+              "switches, host steal). The ping-pong line is the physical floor's own tail over as many "
+              "round trips as fit in the pass, right after it.\n")
 if ab:
     md.append("### Flood ratio: interleaved A/B repetitions\n")
     md.append("```\n" + ab + "\n```\n")
+    md.append("The flood target is judged on these medians: each repetition runs the four "
+              "implementations back to back in a rotated order, so every ratio compares runs "
+              "seconds apart in the same vCPU placement; the range shows how far one pass can "
+              "stray.\n")
 if iso:
     md.append("### Device isolation\n")
     md.append("```\n" + iso + "\n```\n")
+    md.append("iopfq-fair is the core with `IOPFQ_DELIVER_ROUND_ROBIN` (the devices with complete "
+              "groups take turns, one group each); iopfq and every other row deliver in completion "
+              "order, so the victim's fault waits behind the aggressor's backlog. The target: the "
+              "victim's p99 with the aggressor within 2 x alone under the fair policy, the "
+              "aggressor's throughput within 10 % of alone.\n")
 md.append("### Preempted producer\n")
 md.append("```\n" + stall + "\n```\n")
 md.append("A producer stopped between claiming a position and publishing it (bench/stall.c). iopfq's "
