@@ -157,7 +157,7 @@ static void turn_leave(struct iopfq *q, iopfq_u32 di)
 
 /*
  * Link @gi, whose link field is @link, into a list (@head, @tail) after the
- * element whose link field is @after_link (0: at the head).
+ * element whose link field is @after_link (null: at the head).
  */
 static void link_after(iopfq_u32 *head, iopfq_u32 *tail, iopfq_u32 *after_link, iopfq_u32 *link,
 		       iopfq_u32 gi)
@@ -185,8 +185,8 @@ static void ready_insert(struct iopfq *q, iopfq_u32 gi, iopfq_u32 after)
 
 	g->where = IOPFQ_GROUP_READY;
 	g->prev = after;
-	link_after(&q->ready_head, &q->ready_tail, after == NIL ? 0 : &q->groups[after].next,
-		   &g->next, gi);
+	link_after(&q->ready_head, &q->ready_tail,
+		   after == NIL ? (iopfq_u32 *)0 : &q->groups[after].next, &g->next, gi);
 	if (g->next != NIL)
 		q->groups[g->next].prev = gi;
 
@@ -198,7 +198,7 @@ static void ready_insert(struct iopfq *q, iopfq_u32 gi, iopfq_u32 after)
 			dev_prev = q->groups[dev_prev].prev;
 	}
 	link_after(&d->ready_head, &d->ready_tail,
-		   dev_prev == NIL ? 0 : &q->groups[dev_prev].dev_next, &g->dev_next, gi);
+		   dev_prev == NIL ? (iopfq_u32 *)0 : &q->groups[dev_prev].dev_next, &g->dev_next, gi);
 	if (d->turn_next == NIL)
 		turn_join(q, g->dev_idx);
 	if (after == NIL)
