@@ -82,7 +82,10 @@ static __thread uint64_t tls_read_start, tls_drained, tls_read_end, tls_resp_sta
 
 void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
 {
+	/* read once: the trace and the histogram must count the same groups */
+	int meas = __atomic_load_n(&measuring, __ATOMIC_RELAXED);
 	uint64_t now = tsc_now(), issued;
+	struct fault_rec fr;
 
 	if (grpid >= BENCH_NGRP) {
 		__atomic_fetch_add(&d->duplicates, 1, __ATOMIC_RELAXED);
@@ -91,20 +94,15 @@ void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
 	/* read before the exchange: the device reuses the group index after it */
 	issued = d->issue_tsc[grpid];
 	if (tracing) {
-		struct fault_rec fr = {
-			.issue = issued,
-			.reported = __atomic_load_n(&d->reported_tsc[grpid], __ATOMIC_RELAXED),
-			.read_start = tls_read_start,
-			.drained = tls_drained,
-			.read_end = tls_read_end,
-			.resp_start = tls_resp_start,
-			.done = now,
-		};
-
+		fr.issue = issued;
+		fr.reported = __atomic_load_n(&d->reported_tsc[grpid], __ATOMIC_RELAXED);
+		fr.read_start = tls_read_start;
+		fr.drained = tls_drained;
+		fr.read_end = tls_read_end;
+		fr.resp_start = tls_resp_start;
+		fr.done = now;
 		if (tls_hist)           /* on the consumer's thread */
 			gap_tick(&trace_gaps[0]);
-		if (__atomic_load_n(&measuring, __ATOMIC_RELAXED))
-			fault_log_add(&trace_faults, &fr);
 	}
 	if (!__atomic_exchange_n(&d->outstanding[grpid], 0, __ATOMIC_ACQ_REL)) {
 		__atomic_fetch_add(&d->duplicates, 1, __ATOMIC_RELAXED);
@@ -112,10 +110,12 @@ void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
 	}
 	__atomic_fetch_add(&d->groups_answered, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_sub(&d->inflight, (int)npages, __ATOMIC_RELEASE);
-	if (__atomic_load_n(&measuring, __ATOMIC_RELAXED) && tls_hist) {
+	if (meas && tls_hist) {
 		iopfq_hist_record(tls_hist, now > issued ? now - issued : 0);
 		tls_groups++;
 		tls_pages += npages;
+		if (tracing)
+			fault_log_add(&trace_faults, &fr);
 		if (d->hist) {
 			iopfq_hist_record(d->hist, now > issued ? now - issued : 0);
 			__atomic_store_n(&d->measured_pages, d->measured_pages + npages, __ATOMIC_RELAXED);
