@@ -18,12 +18,14 @@ int gap_log_init(struct gap_log *l, uint32_t cap, uint64_t thresh)
 	memset(l, 0, sizeof(*l));
 	l->start = malloc(cap * sizeof(*l->start));
 	l->end = malloc(cap * sizeof(*l->end));
-	if (!l->start || !l->end) {
+	l->settled = malloc(cap * sizeof(*l->settled));
+	if (!l->start || !l->end || !l->settled) {
 		gap_log_fini(l);
 		return -1;
 	}
 	memset(l->start, 0, cap * sizeof(*l->start));
 	memset(l->end, 0, cap * sizeof(*l->end));
+	memset(l->settled, 0, cap * sizeof(*l->settled));
 	l->cap = cap;
 	l->thresh = thresh;
 	return 0;
@@ -33,13 +35,15 @@ void gap_log_fini(struct gap_log *l)
 {
 	free(l->start);
 	free(l->end);
-	l->start = l->end = NULL;
+	free(l->settled);
+	l->start = l->end = l->settled = NULL;
 	l->cap = 0;
 }
 
 void gap_log_reset(struct gap_log *l)
 {
 	l->n = 0;
+	l->unsettled = 0;
 	l->overflow = 0;
 	l->last = tsc_now();
 }
@@ -115,21 +119,28 @@ void fault_log_fini(struct fault_log *l)
 #define NSTAGE 6
 static const char *const stage_name[NSTAGE] = { "report", "wait", "drain", "read", "prep", "respond" };
 
-/* does any gap of @g overlap [a, b)? the gaps are disjoint and in time order */
+/*
+ * Does a gap of @g, or the catch-up after it, overlap [a, b)? The gaps are
+ * disjoint and in time order; a catch-up lasts at most as long as its gap,
+ * so only the last gaps that start before b can reach back to a.
+ */
 static int gap_in(const struct gap_log *g, uint64_t a, uint64_t b)
 {
-	uint32_t lo = 0, hi = g->n;
+	uint32_t lo = 0, hi = g->n, k;
 
-	/* the first gap that ends after a */
+	/* the first gap that starts at or after b */
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (g->end[mid] <= a)
+		if (g->start[mid] < b)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < g->n && g->start[lo] < b;
+	for (k = lo; k-- > 0 && lo - k <= 64;)
+		if (g->settled[k] > a)
+			return 1;
+	return 0;
 }
 
 static void stages_of(const struct fault_rec *r, uint64_t st[NSTAGE])
@@ -251,8 +262,8 @@ void trace_report(const char *label, const struct fault_log *faults, const struc
 		       (double)iopfq_hist_percentile(&clean, 99.9) /
 			       (double)(iopfq_hist_percentile(&clean, 50) ? iopfq_hist_percentile(&clean, 50) : 1),
 		       100.0 * (double)(n - clean.count) / (double)n);
-	printf("  slow (> 10 x p50 = %.2f us): %llu = %.3f %% of the faults; %llu contain a consumer gap, "
-	       "%llu a producer gap, %llu none\n",
+	printf("  slow (> 10 x p50 = %.2f us): %llu = %.3f %% of the faults; %llu contain a consumer gap "
+	       "or its catch-up, %llu a producer gap, %llu none\n",
 	       us(thr), (unsigned long long)slow, 100.0 * (double)slow / (double)n,
 	       (unsigned long long)slow_cons.n, (unsigned long long)slow_prod.n,
 	       (unsigned long long)slow_clean.n);
@@ -265,7 +276,7 @@ void trace_report(const char *label, const struct fault_log *faults, const struc
 		printf(" %8.2f", us(iopfq_hist_percentile(&stage_h[k], 50)));
 	printf(" %8.2f\n", us(p50));
 	stage_print("slow, containing a gap, mean", &slow_gap);
-	stage_print("  of which consumer gap, mean", &slow_cons);
+	stage_print("  of which consumer, mean", &slow_cons);
 	stage_print("  of which producer gap, mean", &slow_prod);
 	stage_print("slow, no gap, mean", &slow_clean);
 	printf("  each thread over its whole run (warm-up, measured phase, drain); a gap is a jump of more "

@@ -22,7 +22,16 @@ struct gap_log {
 	uint64_t last;                  /* TSC at the thread's previous tick */
 	uint64_t thresh;                /* a jump longer than this is a gap (ticks) */
 	uint64_t *start, *end;          /* gap i: the thread did not run in [start, end) */
+	/*
+	 * the consumer's catch-up: until its first empty read after gap i
+	 * (gap_idle()), at most as long again as the gap; the requests that
+	 * piled up while it did not run are served in [end, settled). Equal
+	 * to end for a thread that never calls gap_idle().
+	 */
+	uint64_t *settled;
 	uint32_t n, cap;
+	uint32_t unsettled;             /* first gap whose catch-up may still end */
+	int catches_up;                 /* the owner calls gap_idle() */
 	uint32_t overflow;              /* gaps not logged: the log was full */
 };
 
@@ -40,12 +49,23 @@ static inline void gap_tick(struct gap_log *l)
 		if (l->n < l->cap) {
 			l->start[l->n] = l->last;
 			l->end[l->n] = t;
+			l->settled[l->n] = l->catches_up ? t + (t - l->last) : t;
 			l->n++;
 		} else {
 			l->overflow++;
 		}
 	}
 	l->last = t;
+}
+
+/* The owning thread found nothing to do: it has caught up with every gap so far. */
+static inline void gap_idle(struct gap_log *l)
+{
+	uint64_t t = tsc_now();
+
+	for (; l->unsettled < l->n; l->unsettled++)
+		if (t < l->settled[l->unsettled])
+			l->settled[l->unsettled] = t;
 }
 
 /* ---- the scheduler's account of a thread ---- */
@@ -94,8 +114,8 @@ static inline void fault_log_add(struct fault_log *l, const struct fault_rec *r)
 /*
  * Print where the time of the faults slower than 10 x p50 went, stage by
  * stage, split by whether the fault's interval contains a TSC gap of the
- * consumer (anywhere between issue and response) or of a producer (between
- * issue and the end of its report); the p99.9/p50 of all faults and of the
+ * consumer or the catch-up after it (anywhere between issue and response)
+ * or a gap of a producer (between issue and the end of its report); the p99.9/p50 of all faults and of the
  * faults that contain no gap; and each thread's gaps against the
  * scheduler's account. @label names the pass.
  */
