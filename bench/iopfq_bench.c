@@ -11,7 +11,7 @@
  *
  * Usage: iopfq_bench [--quick] [--seconds S] [--only SUBSTR] [--impl NAME]
  *                    [--json FILE] [--data DIR] [--no-floors] [--no-stall]
- *                    [--selftest]
+ *                    [--selftest] [--perf] [--gap-us US]
  *
  * May touch: its own threads and memory; the queue implementations in
  * bench/impl_*.c; /proc/self/clear_refs (peak RSS reset); perf counters.
@@ -1108,8 +1108,13 @@ static const struct scen *scen_named(const char *name)
 	return NULL;
 }
 
-/* a gap: a busy-polling thread's two TSC reads more than this apart */
-#define TRACE_GAP_US 5.0
+/*
+ * A gap: a busy-polling thread's two TSC reads more than this apart
+ * (--gap-us). Its consumer reads up to 512 records between two reads of the
+ * TSC, which takes a few us, so a smaller value reads some of that work as
+ * gaps; scenarios with few credits can go lower.
+ */
+static double trace_gap_us = 5.0;
 
 /*
  * The ping-pong floor's own tail over as long as a traced pass, right
@@ -1198,7 +1203,7 @@ static void run_trace(int quick, int selftest)
 {
 	const struct qimpl *timpls[] = { &impl_iopfq, &impl_ck };
 	unsigned traced = 0;
-	uint64_t thr = (uint64_t)(TRACE_GAP_US * 1000.0 * tsc_per_ns);
+	uint64_t thr = (uint64_t)(trace_gap_us * 1000.0 * tsc_per_ns);
 	double keep = measure_s;
 	unsigned i, k;
 
@@ -1218,8 +1223,9 @@ static void run_trace(int quick, int selftest)
 	       "copying the records of the whole batch; prep = the consumer building its answers; "
 	       "respond = the answers ahead of this one in the batch and its own, to the "
 	       "page_response hook, where the latency ends. A gap: a thread's two TSC reads more than "
-	       "5 us apart (it did not run); the consumer's catch-up: from a gap's end to its next "
-	       "empty read, at most as long again as the gap (it serves what piled up meanwhile).\n");
+	       "%.1f us apart (it did not run); the consumer's catch-up: from a gap's end to its next "
+	       "empty read, at most as long again as the gap (it serves what piled up meanwhile).\n",
+	       trace_gap_us);
 	if (selftest)
 		measure_s = 0.05;
 	for (i = 0; i < nscen && !(selftest && traced); i++) {
@@ -1615,7 +1621,8 @@ static void print_stall(struct stall_result *s, int n)
 static void usage(const char *argv0)
 {
 	printf("usage: %s [--quick] [--seconds S] [--only SUBSTR] [--impl NAME] [--json FILE]\n"
-	       "          [--data DIR] [--no-floors] [--no-stall] [--selftest] [--perf]\n", argv0);
+	       "          [--data DIR] [--no-floors] [--no-stall] [--selftest] [--perf] [--gap-us US]\n",
+	       argv0);
 }
 
 int main(int argc, char **argv)
@@ -1631,6 +1638,7 @@ int main(int argc, char **argv)
 		{ "no-stall", no_argument, NULL, 'S' },
 		{ "selftest", no_argument, NULL, 'T' },
 		{ "perf", no_argument, NULL, 'P' },
+		{ "gap-us", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -1642,7 +1650,7 @@ int main(int argc, char **argv)
 	uint64_t t_start;
 	unsigned i, k;
 
-	while ((opt = getopt_long(argc, argv, "qs:o:i:j:d:FSTPh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "qs:o:i:j:d:FSTPg:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'q': quick = 1; break;
 		case 's': measure_s = atof(optarg); break;
@@ -1654,6 +1662,13 @@ int main(int argc, char **argv)
 		case 'S': do_stall = 0; break;
 		case 'T': selftest = 1; quick = 1; break;
 		case 'P': use_perf = 2; break;
+		case 'g':
+			trace_gap_us = atof(optarg);
+			if (!(trace_gap_us > 0)) {
+				usage(argv[0]);
+				return 2;
+			}
+			break;
 		case 'h': usage(argv[0]); return 0;
 		default: usage(argv[0]); return 2;
 		}
