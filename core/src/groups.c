@@ -123,20 +123,27 @@ static void drain_marker(struct iopfq *q, iopfq_u32 dev_idx, iopfq_u32 pasid)
  * and delivering a group are O(1) under both, in the group and device tables.
  */
 
-/* device @di gets its first complete group: it joins at the end of the round */
+/*
+ * Device @di gets a complete group when it had none: it is linked in just
+ * before the device whose turn it is and takes the turn, so its group is
+ * the next one read and the round then goes on where it was. A device that
+ * faults now and then never waits behind another's backlog; one that keeps
+ * groups queued takes its turns in the round like the others. (fq_codel
+ * serves new flows first for the same reason.)
+ */
 static void turn_join(struct iopfq *q, iopfq_u32 di)
 {
 	struct iopfq_dev *d = &q->devs[di];
 
 	if (q->turn == NIL) {
 		d->turn_next = d->turn_prev = di;
-		q->turn = di;
-		return;
+	} else {
+		d->turn_next = q->turn;
+		d->turn_prev = q->devs[q->turn].turn_prev;
+		q->devs[d->turn_prev].turn_next = di;
+		q->devs[q->turn].turn_prev = di;
 	}
-	d->turn_next = q->turn;
-	d->turn_prev = q->devs[q->turn].turn_prev;
-	q->devs[d->turn_prev].turn_next = di;
-	q->devs[q->turn].turn_prev = di;
+	q->turn = di;
 }
 
 /* device @di has no complete group left; if it was its turn, the next one's begins */
@@ -201,6 +208,7 @@ static void ready_insert(struct iopfq *q, iopfq_u32 gi, iopfq_u32 after)
 		   dev_prev == NIL ? (iopfq_u32 *)0 : &q->groups[dev_prev].dev_next, &g->dev_next, gi);
 	if (d->turn_next == NIL)
 		turn_join(q, g->dev_idx);
+	/* ahead of every other group (restore): its device's turn is now */
 	if (after == NIL)
 		q->turn = g->dev_idx;
 }

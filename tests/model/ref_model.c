@@ -515,7 +515,7 @@ static void drain_marker(struct rm *m, struct rm_dev *d, uint32_t pasid)
 /*
  * Delivery order. Completion: the ready list's head. Round robin: the
  * devices that have complete groups queue for turns (m->turn[0] first); a
- * device joins at the back when it gets its first one, takes one group per
+ * device joins at the front when it gets a first one, takes one group per
  * turn and goes to the back, and leaves when it has none.
  */
 static int dev_has_ready(const struct rm *m, const struct rm_dev *d)
@@ -528,6 +528,7 @@ static int dev_has_ready(const struct rm *m, const struct rm_dev *d)
 	return 0;
 }
 
+/* @d gets a complete group when it had none: it takes the next turn */
 static void turn_join(struct rm *m, struct rm_dev *d)
 {
 	uint32_t i;
@@ -535,7 +536,9 @@ static void turn_join(struct rm *m, struct rm_dev *d)
 	for (i = 0; i < m->nturn; i++)
 		if (m->turn[i] == d)
 			return;
-	m->turn[m->nturn++] = d;
+	memmove(&m->turn[1], &m->turn[0], m->nturn * sizeof(*m->turn));
+	m->turn[0] = d;
+	m->nturn++;
 }
 
 /* @d leaves the turn if it has no complete group left */

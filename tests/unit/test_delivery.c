@@ -6,9 +6,9 @@
  *   IOPFQ_DELIVER_COMPLETION (the default, iommufd's): oldest completion
  *	first, whatever the device.
  *   IOPFQ_DELIVER_ROUND_ROBIN: one group per device with complete groups,
- *	in turn; a device that gets its first complete group joins at the end
- *	of the current turn. A quiet device's group waits for at most one
- *	group of each other device, however many the others have queued.
+ *	in turn; a device that had none and gets one takes the next turn, then
+ *	the round goes on. A quiet device's group is the next one read,
+ *	however many the others have queued.
  *   A group that does not fit stays next (iopfq_next_group_size says its
  *	size) in both policies; the policy can change at any time and applies
  *	to the groups already queued; flush and detach leave the other
@@ -103,9 +103,9 @@ static void test_round_robin_takes_turns(void **state)
 
 	open_policy(f, 4, 64, IOPFQ_DELIVER_ROUND_ROBIN);
 	queue_three_devices(f);
-	/* A's first turn, then B and C joined behind it, then A alone */
+	/* B, then C, each took the next turn when it got its group; then A's */
 	read_order(f, order, sizeof(order));
-	assert_string_equal(order, "10:1 20:1 30:1 10:2 10:3 10:4");
+	assert_string_equal(order, "30:1 20:1 10:1 10:2 10:3 10:4");
 }
 
 /*
@@ -145,10 +145,10 @@ static iopfq_u32 flood_groups_before_quiet(struct fx *f, iopfq_u32 policy)
 	return before;
 }
 
-/* round robin: the quiet fault is the second group read, not the sixteenth */
+/* round robin: the quiet fault is the first group read, not the sixteenth */
 static void test_round_robin_bounds_quiet_device(void **state)
 {
-	assert_int_equal(flood_groups_before_quiet(*state, IOPFQ_DELIVER_ROUND_ROBIN), 1);
+	assert_int_equal(flood_groups_before_quiet(*state, IOPFQ_DELIVER_ROUND_ROBIN), 0);
 }
 
 /* completion order: the same quiet fault waits behind the whole flood */
@@ -168,8 +168,8 @@ static void test_round_robin_group_that_does_not_fit(void **state)
 	open_policy(f, 2, 32, IOPFQ_DELIVER_ROUND_ROBIN);
 	a = att(f, 1, 16, NULL);
 	b = att(f, 2, 16, NULL);
-	group_ok(f, a, 1, 4);
 	group_ok(f, b, 1, 1);
+	group_ok(f, a, 1, 4);          /* A's turn now */
 	snap_take(f, &s);
 	assert_int_equal(s.next_size, 4);
 	assert_int_equal(iopfq_read(f->q, recs, 3), 0);
@@ -184,18 +184,22 @@ static void test_round_robin_group_that_does_not_fit(void **state)
 }
 
 /*
- * Read the first group under @from, switch to @to, read the rest: the new
- * policy applies to the groups already queued.
+ * Read the first group under @from (@first names it), switch to @to, read
+ * the rest: the new policy applies to the groups already queued.
  */
-static void switch_after_one_group(struct fx *f, iopfq_u32 from, iopfq_u32 to, const char *want)
+static void switch_after_one_group(struct fx *f, iopfq_u32 from, iopfq_u32 to, const char *first,
+				   const char *want)
 {
 	struct iopfq_hwpt_pgfault recs[16];
 	char order[256];
+	iopfq_u32 n;
 
 	open_policy(f, 4, 64, from);
 	queue_three_devices(f);
-	assert_int_equal(iopfq_read(f->q, recs, 2), 2);
-	assert_int_equal(recs[0].dev_id, 10);
+	n = iopfq_next_group_size(f->q);
+	assert_int_equal(iopfq_read(f->q, recs, n), (int)n);
+	snprintf(order, sizeof(order), "%u:%u", recs[0].dev_id, recs[0].grpid);
+	assert_string_equal(order, first);
 	assert_int_equal(respond1(f, recs[0].cookie, 0), 1);
 	assert_int_equal(iopfq_set_delivery(f->q, to), 0);
 	read_order(f, order, sizeof(order));
@@ -204,15 +208,15 @@ static void switch_after_one_group(struct fx *f, iopfq_u32 from, iopfq_u32 to, c
 
 static void test_set_delivery_applies_to_queued_groups(void **state)
 {
-	/* reads in completion order do not pass the turn: it is still A's */
-	switch_after_one_group(*state, IOPFQ_DELIVER_COMPLETION, IOPFQ_DELIVER_ROUND_ROBIN,
-			       "10:2 20:1 30:1 10:3 10:4");
+	/* reads in completion order do not pass the turn: it is still C's */
+	switch_after_one_group(*state, IOPFQ_DELIVER_COMPLETION, IOPFQ_DELIVER_ROUND_ROBIN, "10:1",
+			       "30:1 20:1 10:2 10:3 10:4");
 }
 
 static void test_set_delivery_back_to_completion(void **state)
 {
-	switch_after_one_group(*state, IOPFQ_DELIVER_ROUND_ROBIN, IOPFQ_DELIVER_COMPLETION,
-			       "10:2 10:3 20:1 10:4 30:1");
+	switch_after_one_group(*state, IOPFQ_DELIVER_ROUND_ROBIN, IOPFQ_DELIVER_COMPLETION, "30:1",
+			       "10:1 10:2 10:3 20:1 10:4");
 }
 
 static void test_bad_policy_init(void **state)
@@ -298,7 +302,7 @@ static void test_round_robin_detach(void **state)
 	group_ok(f, b, 3, 1);
 	group_ok(f, a, 6, 1);
 	read_order(f, order, sizeof(order));
-	assert_string_equal(order, "11:5 20:3 11:6");
+	assert_string_equal(order, "20:3 11:5 11:6");
 }
 
 /* flush of one PASID of a device removes its groups from the turn, not the device's others */
@@ -319,7 +323,7 @@ static void test_round_robin_flush(void **state)
 	assert_int_equal(iopfq_flush(f->q, a, 7, IOPFQ_FLUSH_PASID_VALID), 0);
 	assert_conserved(f);
 	read_order(f, order, sizeof(order));
-	assert_string_equal(order, "10:2 20:1 20:2");
+	assert_string_equal(order, "20:1 10:2 20:2");
 	/* flushing every group of the device whose turn it is */
 	group_ok(f, a, 4, 1);
 	group_ok(f, b, 3, 1);
@@ -344,12 +348,12 @@ static void restore_in(struct fx *f, iopfq_u32 policy)
 	group_ok(f, a, 1, 2);
 	group_ok(f, a, 2, 1);
 	group_ok(f, b, 1, 1);
-	/* both policies read A's first group, then one of 1 page: A's or B's */
+	/* completion order reads A's two groups, round robin B's then A's first */
 	assert_int_equal(iopfq_read(f->q, recs, 3), 3);
 	assert_int_equal(iopfq_read_restore(f->q, recs, 3), 2);
 	assert_conserved(f);
 	read_order(f, order, sizeof(order));
-	assert_string_equal(order, policy == IOPFQ_DELIVER_ROUND_ROBIN ? "10:1 20:1 10:2"
+	assert_string_equal(order, policy == IOPFQ_DELIVER_ROUND_ROBIN ? "20:1 10:1 10:2"
 								       : "10:1 10:2 20:1");
 }
 

@@ -322,7 +322,7 @@ static void test_read_order_is_completion(void **state)
 	assert_int_equal(recs[2].addr, 0x3000);
 }
 
-/* under round robin the devices take turns: A's second group after B's */
+/* under round robin B, which had nothing queued, goes before A's two groups */
 static void test_read_order_round_robin(void **state)
 {
 	struct fx *x = *state;
@@ -332,9 +332,9 @@ static void test_read_order_round_robin(void **state)
 	group(x->f, x->a, 1, 2, 1, 0x2000);
 	group(x->f, x->b, 1, 3, 1, 0x3000);
 	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), 3 * REC);
-	assert_int_equal(recs[0].dev_id, DEV_A);
-	assert_int_equal(recs[0].grpid, 1);
-	assert_int_equal(recs[1].dev_id, DEV_B);
+	assert_int_equal(recs[0].dev_id, DEV_B);
+	assert_int_equal(recs[1].dev_id, DEV_A);
+	assert_int_equal(recs[1].grpid, 1);
 	assert_int_equal(recs[2].dev_id, DEV_A);
 	assert_int_equal(recs[2].grpid, 2);
 }

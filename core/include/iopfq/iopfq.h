@@ -185,12 +185,14 @@ struct iopfq_config {
  *	device's single fault.
  * @IOPFQ_DELIVER_ROUND_ROBIN: the devices that have complete groups take
  *	turns, one group each (deficit round robin with a quantum of one
- *	group); a device's groups keep their completion order, and a device
- *	that gets its first complete group joins at the end of the current
- *	round. A group waits for at most one group of each other device with
- *	complete groups, plus its own device's older groups. Reads in
- *	completion order do not pass the turn; a group iopfq_read_restore()
- *	queues first takes the turn for its device.
+ *	group); a device's groups keep their completion order. A device that
+ *	had no complete group and gets one takes the next turn, then the round
+ *	goes on where it was: a device that faults now and then waits for no
+ *	other device's backlog, and one that keeps groups queued waits for at
+ *	most one group of each other device with complete groups (plus one per
+ *	device that newly got one). Reads in completion order do not pass the
+ *	turn; a group iopfq_read_restore() queues first takes the turn for its
+ *	device.
  * Queueing and delivering a group cost O(1) under both, and no memory
  * beyond the device table.
  */
