@@ -27,14 +27,16 @@ so=$(find "$prefix" -name 'libiopfq.so.1*' -type f)
 find "$prefix" -name libiopfq.a | grep -q . || fail "no libiopfq.a"
 
 # Only the public API is exported, each function at the version node that
-# added it (user-adapter/libiopfq.map): all of them at IOPFQ_1.0 today.
+# added it (user-adapter/libiopfq.map): IOPFQ_1.0, and iopfq_set_delivery at
+# IOPFQ_1.1.
 exported=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }')
 echo "$exported" | grep -q '^iopfq_fault_read@@IOPFQ_1.0$' || fail "iopfq_fault_read not exported at IOPFQ_1.0"
 echo "$exported" | grep -q '^iopfq_read_restore@@IOPFQ_1.0$' || fail "iopfq_read_restore not exported at IOPFQ_1.0"
-bad=$(echo "$exported" | grep -Ev '@@IOPFQ_1\.0$' || true)
+echo "$exported" | grep -q '^iopfq_set_delivery@@IOPFQ_1.1$' || fail "iopfq_set_delivery not exported at IOPFQ_1.1"
+bad=$(echo "$exported" | grep -Ev '@@IOPFQ_1\.0$' | grep -v '^iopfq_set_delivery@@IOPFQ_1\.1$' || true)
 [ -z "$bad" ] || fail "unversioned exports: $bad"
 echo "$exported" | grep -Eq '^(iopfq_ring_|iopfq_platform_warn)' && fail "internal symbols exported"
-echo "exports: $(echo "$exported" | wc -l) functions at IOPFQ_1.0"
+echo "exports: $(echo "$exported" | wc -l) functions at IOPFQ_1.0 and IOPFQ_1.1"
 
 # pkg-config
 export PKG_CONFIG_PATH=$(dirname "$pc")
