@@ -186,19 +186,18 @@ static void core_kick(void *q)
 		abort();
 }
 
+/* the core's operations, whatever its delivery policy */
+#define CORE_QIMPL_OPS                                                         \
+	.destroy = core_destroy, .thread_enter = core_thread_enter,             \
+	.thread_exit = core_thread_exit, .report = core_report, .read = core_read, \
+	.respond = core_respond, .drain = core_drain, .wait = core_wait,        \
+	.kick = core_kick
+
 const struct qimpl impl_iopfq = {
 	.name = "iopfq",
 	.what = "iopfq core: wait-free MPSC ring, consumer-side groups, CAS cookie claim",
 	.create = core_create,
-	.destroy = core_destroy,
-	.thread_enter = core_thread_enter,
-	.thread_exit = core_thread_exit,
-	.report = core_report,
-	.read = core_read,
-	.respond = core_respond,
-	.drain = core_drain,
-	.wait = core_wait,
-	.kick = core_kick,
+	CORE_QIMPL_OPS,
 };
 
 const struct qimpl impl_iopfq_fair = {
@@ -206,15 +205,7 @@ const struct qimpl impl_iopfq_fair = {
 	.what = "the iopfq core delivering in turn over devices (IOPFQ_DELIVER_ROUND_ROBIN)",
 	.fair = 1,
 	.create = core_create_fair,
-	.destroy = core_destroy,
-	.thread_enter = core_thread_enter,
-	.thread_exit = core_thread_exit,
-	.report = core_report,
-	.read = core_read,
-	.respond = core_respond,
-	.drain = core_drain,
-	.wait = core_wait,
-	.kick = core_kick,
+	CORE_QIMPL_OPS,
 };
 
 /* ---- libiopfq: the fault FD object ---- */
