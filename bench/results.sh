@@ -118,40 +118,42 @@ md.append("The perf pass runs the implementations one after the other, as the ma
           "Throughputs in different passes, or in one pass across such a move, are not comparable; "
           "the only safe comparisons are within one pass, and even there a row's neighbours "
           "show whether the floor moved (for example, the iommufd model's throughput).\n")
-if openl:
-    md.append("### Open loop: offered load against capacity\n")
-    md.append("```\n" + openl + "\n```\n")
-    md.append("openNN rows offer NN % of the implementation's own closed-loop capacity from the main "
-              "table; open1M rows offer the same 1 M faults/s to every implementation. `cap.after` is "
-              "a closed-loop run of the same shape right after the open-loop one: when `off/ca` is "
-              "near or above 1 the offered load was at or beyond what the queue could do in the "
-              "placement the open-loop run had, and the tail is the backlog of an overloaded queue.\n")
-if trace:
-    md.append("### Tail trace: where the slow faults' time goes\n")
-    md.append("```\n" + trace + "\n```\n")
-    md.append("A separate pass (docs/tail-latency.md explains the method): each group is stamped "
-              "at every stage, and each busy-polling thread logs the jumps of more than 5 us between "
-              "two of its TSC reads (it was not running). A slow fault (> 10 x p50) either contains "
-              "such a gap of the consumer or of the producer reporting it, or it does not; the "
-              "`slow, no gap` row is what the queue itself would have to answer for. The scheduler "
-              "columns are the kernel's account of the same threads (run-queue wait, context "
-              "switches, host steal). The ping-pong line is the physical floor's own tail over as many "
-              "round trips as fit in the pass, right after it.\n")
-if ab:
-    md.append("### Flood ratio: interleaved A/B repetitions\n")
-    md.append("```\n" + ab + "\n```\n")
-    md.append("The flood target is judged on these medians: each repetition runs the four "
-              "implementations back to back in a rotated order, so every ratio compares runs "
-              "seconds apart in the same vCPU placement; the range shows how far one pass can "
-              "stray.\n")
-if iso:
-    md.append("### Device isolation\n")
-    md.append("```\n" + iso + "\n```\n")
-    md.append("iopfq-fair is the core with `IOPFQ_DELIVER_ROUND_ROBIN` (the devices with complete "
-              "groups take turns, one group each); iopfq and every other row deliver in completion "
-              "order, so the victim's fault waits behind the aggressor's backlog. The target: the "
-              "victim's p99 with the aggressor within 2 x alone under the fair policy, the "
-              "aggressor's throughput within 10 % of alone.\n")
+# the sections only a full run prints: (text, heading, how to read it)
+for text, title, note in [
+        (openl, "Open loop: offered load against capacity",
+         "openNN rows offer NN % of the implementation's own closed-loop capacity from the main "
+         "table; open1M rows offer the same 1 M faults/s to every implementation. `cap.after` is "
+         "a closed-loop run of the same shape right after the open-loop one: when `off/ca` is "
+         "near or above 1 the offered load was at or beyond what the queue could do in the "
+         "placement the open-loop run had, and the tail is the backlog of an overloaded queue.\n"),
+        (trace, "Tail trace: where the slow faults' time goes",
+         "A separate pass (docs/tail-latency.md explains the method): each group is stamped "
+         "at every stage, and each busy-polling thread logs the jumps of more than 5 us between "
+         "two of its TSC reads (it was not running; `--gap-us` sets the threshold), and the "
+         "consumer's catch-up after each gap (until its next empty read, at most as long again). A "
+         "slow fault (> 10 x p50) either contains such a gap of the producer reporting it, or a "
+         "gap of the consumer or its catch-up, or it does not; the "
+         "`slow, no gap` row is what the queue itself would have to answer for. The scheduler "
+         "columns are the kernel's account of the same threads (run-queue wait, context "
+         "switches, host steal). The ping-pong line is the physical floor's own tail over as many "
+         "round trips as fit in the pass, right after it.\n"),
+        (ab, "Flood ratio: interleaved A/B repetitions",
+         "The flood target is judged on these medians: each repetition runs the four "
+         "implementations back to back in a rotated order, so every ratio compares runs "
+         "seconds apart in the same vCPU placement; the range shows how far one pass can "
+         "stray.\n"),
+        (iso, "Device isolation",
+         "iopfq-fair is the core with `IOPFQ_DELIVER_ROUND_ROBIN` (the devices with complete "
+         "groups take turns, one group each, and one that had nothing queued takes the next "
+         "turn); iopfq and every other row deliver in completion "
+         "order, so the victim's fault waits behind the aggressor's backlog. The target: the "
+         "victim's p99 with the aggressor within 2 x alone under the fair policy, the "
+         "aggressor's throughput within 10 % of alone.\n"),
+]:
+    if text:
+        md.append("### " + title + "\n")
+        md.append("```\n" + text + "\n```\n")
+        md.append(note)
 md.append("### Preempted producer\n")
 md.append("```\n" + stall + "\n```\n")
 md.append("A producer stopped between claiming a position and publishing it (bench/stall.c). iopfq's "
