@@ -193,8 +193,15 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
 	e = (struct iopfq_entry *)slot;
 	e->dev_idx = idx;
 	e->req = *req;
-	iopfq_ring_publish(slot, pos); /* R1 */
+	/*
+	 * The probe reads d->dev_id before R1, so that R1 orders the read
+	 * before anything the consumer does after taking the entry, up to a
+	 * detach and a re-attach that rewrite dev_id. After R1 only the
+	 * detach's grace period would order it, which ThreadSanitizer cannot
+	 * see (it reported the read after R1 as a race with attach).
+	 */
 	IOPFQ_PROBE(report, d->dev_id, req->pasid, req->grpid, req->flags);
+	iopfq_ring_publish(slot, pos); /* R1 */
 	if (IOPFQ_UNLIKELY(marker))
 		IOPFQ_STAT_ADD(&d->stats.markers_accepted, 1);
 
