@@ -27,13 +27,16 @@
 #             hung-task detection; any splat fails it. Stock, because that
 #             build is the one the module's lockdep run uses too (one debug
 #             kernel build per cold run); --series patched runs the series
-#   The two iommufd steps are not in the default list: cold, their kernel
+#   kernel-debug  the kernel step's module suite inside the same debug
+#             Linux 6.12 (tests/kernel/run.sh --debug-kernel): any lockdep,
+#             KASAN or hung-task report fails it
+#   The iommufd and kernel-debug steps are not in the default list: cold, their kernel
 #   builds alone take longer than CI's budget on 2 cores (see
 #   docs/testing.md); cached, they take a few minutes. Name them to run them.
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
 # ctest summary; exits non-zero if anything failed. Usage:
-#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|fresh|kernel|iommufd|iommufd-debug]...
+#   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|fresh|kernel|kernel-debug|iommufd|iommufd-debug]...
 #   (default: all but the iommufd steps)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +63,16 @@ for p in "${presets[@]}"; do
 			result[$p]="$(grep -E '^kernel test:' "$top/build/kernel-test.log" | tail -1); $(grep -E '^dkms test:' "$top/build/kernel-test.log" | tail -1)"
 		else
 			result[$p]="FAILED: $(grep -E '^(kernel|dkms) test:' "$top/build/kernel-test.log" | tr '\n' ' ')"
+			status=1
+		fi
+		continue
+	fi
+	if [ "$p" = kernel-debug ]; then
+		echo "=== kernel-debug: the module suite in a lockdep + KASAN Linux 6.12 under QEMU"
+		if "$top/tests/kernel/run.sh" --debug-kernel 2>&1 | tee "$top/build/kernel-debug.log"; then
+			result[$p]="$(grep -E '^kernel test:' "$top/build/kernel-debug.log" | tail -1)"
+		else
+			result[$p]="FAILED: $(grep -E '^kernel test:' "$top/build/kernel-debug.log" | tail -1)"
 			status=1
 		fi
 		continue
