@@ -55,6 +55,20 @@ declare -A result
 status=0
 start=$(date +%s)
 
+# pass_fail_step NAME COMMAND...: a step whose script prints one PASS or FAIL
+# line per check (tests/fresh-machine.sh, tests/plain-build.sh) and exits
+# non-zero if any failed; its output goes to build/NAME.log too
+pass_fail_step() {
+	local name=$1 log="$top/build/$1.log"
+	shift
+	if "$@" | tee "$log"; then
+		result[$name]="$(grep -c '^PASS' "$log") of $(grep -cE '^(PASS|FAIL)' "$log") passed"
+	else
+		result[$name]="FAILED: $(grep '^FAIL' "$log" | tr '\n' ' ')"
+		status=1
+	fi
+}
+
 for p in "${presets[@]}"; do
 	if [ "$p" = kernel ]; then
 		echo "=== kernel: module in a real kernel under QEMU"
@@ -96,22 +110,12 @@ for p in "${presets[@]}"; do
 	fi
 	if [ "$p" = fresh ]; then
 		echo "=== fresh: the README commands on a minimal Debian 12 root (debootstrap)"
-		if "$top/tests/fresh-machine.sh" | tee "$top/build/fresh.log"; then
-			result[$p]="$(grep -c '^PASS' "$top/build/fresh.log") commands passed on a fresh Debian 12"
-		else
-			result[$p]="FAILED: $(grep '^FAIL' "$top/build/fresh.log" | tr '\n' ' ')"
-			status=1
-		fi
+		pass_fail_step fresh "$top/tests/fresh-machine.sh"
 		continue
 	fi
 	if [ "$p" = plain ]; then
 		echo "=== plain: cmake with no preset, Release, gcc and clang"
-		if "$top/tests/plain-build.sh" gcc:Release clang:Release | tee "$top/build/plain.log"; then
-			result[$p]="$(grep -c '^PASS' "$top/build/plain.log") plain builds warning-free"
-		else
-			result[$p]="FAILED: $(grep '^FAIL' "$top/build/plain.log" | tr '\n' ' ')"
-			status=1
-		fi
+		pass_fail_step plain "$top/tests/plain-build.sh" gcc:Release clang:Release
 		continue
 	fi
 	bench=()
