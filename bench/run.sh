@@ -65,7 +65,7 @@ if [ "$quick" = 0 ]; then
 	# "<not supported>" for them, so ask it for one and read the answer
 	if ! command -v perf >/dev/null; then
 		echo "perf is not installed: no counter pass" | tee "$out/perf.txt"
-	elif perf stat -x, -e instructions true 2>&1 | grep -qE '^[0-9]+,'; then
+	elif grep -qE '^[0-9]+,' <<<"$(perf stat -x, -e instructions true 2>&1)"; then
 		"$bin/iopfq_bench" --perf --no-floors --no-stall --only 8x32/g4/busy --seconds 0.5 \
 			--json "$out/perf.json" | grep -E "^8x32/g4/busy |^scenario" | tee "$out/perf.txt" || true
 	else

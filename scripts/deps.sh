@@ -54,8 +54,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: missing Debian packages: ${missing[*]}; run as root (or install them)" >&2
 	exit 1
 fi
-if printf '%s\n' "${missing[@]}" | grep -q ':arm64$' &&
-	! dpkg --print-foreign-architectures | grep -qx arm64; then
+if [[ " ${missing[*]} " == *":arm64 "* && " $(dpkg --print-foreign-architectures | tr '\n' ' ') " != *" arm64 "* ]]; then
 	dpkg --add-architecture arm64
 fi
 echo "deps.sh: installing ${missing[*]}"

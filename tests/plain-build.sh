@@ -30,14 +30,14 @@ for combo in "${combos[@]}"; do
 		# without it would still show up here
 		if grep -q 'warning:' "$log"; then
 			echo "FAIL  plain build $cc $type: warnings ($log)"
-			grep 'warning:' "$log" | head -5
+			grep -m5 'warning:' "$log"
 			status=1
 		else
 			echo "PASS  plain build $cc $type ($(($(date +%s) - t0)) s)"
 		fi
 	else
 		echo "FAIL  plain build $cc $type ($log)"
-		grep -E 'error|warning' "$log" | head -10
+		grep -m10 -E 'error|warning' "$log"
 		status=1
 	fi
 done

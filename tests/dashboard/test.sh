@@ -46,7 +46,7 @@ check() {
 	echo "  status=${status:-none} charts=${charts:-?} of ${expected:-?}, canvases in the DOM:" \
 		"$(grep -o '<canvas' <<<"$dom" | wc -l), console messages: $(grep -c . <<<"$console" || true)"
 	[ -n "$errs" ] && echo "  page errors: $errs"
-	[ -n "$console" ] && echo "$console" | sed 's/^/  /' | head -5
+	[ -n "$console" ] && head -5 <<<"$console" | sed 's/^/  /'
 	[ "$status" = ok ] && [ -n "$charts" ] && [ "$charts" = "$expected" ] && [ "$charts" -gt 0 ] &&
 		[ -z "$console" ] && [ -z "$errs" ]
 }

@@ -146,11 +146,11 @@ qrc=$?
 tr -d '\r' <"$log" >"$log.txt"
 
 grep -E '^(FAIL|flood|core|baseline|race|poll|memory|ktest:|IOPFQ-KTEST|guest:)' "$log.txt"
-grep -E 'iopfq: selftest' "$log.txt" | head -1 | sed 's/^.*iopfq: /module: /'
+grep -m1 -E 'iopfq: selftest' "$log.txt" | sed 's/^.*iopfq: /module: /'
 [ $bench = 1 ] && grep -E '^BENCH' "$log.txt"
 
-bad=$(grep -E 'BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|refcount_t|list_add corruption|list_del corruption|blocked for more than|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|bad unlock balance|lock held when returning|ODEBUG' "$log.txt" | head -5)
-selftest=$(grep -oE 'selftest: [0-9]+ of [0-9]+ tests passed' "$log.txt" | head -1)
+bad=$(grep -m5 -E 'BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|refcount_t|list_add corruption|list_del corruption|blocked for more than|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|bad unlock balance|lock held when returning|ODEBUG' "$log.txt")
+selftest=$(grep -m1 -oE 'selftest: [0-9]+ of [0-9]+ tests passed' "$log.txt")
 checks=$(grep -oE 'ktest: [0-9]+ of [0-9]+ checks passed' "$log.txt" | tail -1)
 elapsed=$(($(date +%s) - start))
 [ $keep = 1 ] || rm -rf "$work/root"

@@ -21,7 +21,7 @@ check() {
 	errors=$(echo "$out" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
 	local states
 	states=$(echo "$out" | sed -n 's/^ *\([0-9e+.]*\) states, stored.*/\1/p')
-	if echo "$out" | grep -q "error: max search depth too small\|out of memory"; then
+	if grep -q "error: max search depth too small\|out of memory" <<<"$out"; then
 		errors=limit
 	fi
 	if [ "$expect" = pass ] && [ "$errors" = 0 ]; then

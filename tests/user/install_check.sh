@@ -24,18 +24,21 @@ cfg=$(find "$prefix" -name iopfqConfig.cmake)
 [ -n "$cfg" ] || fail "no iopfqConfig.cmake"
 so=$(find "$prefix" -name 'libiopfq.so.1*' -type f)
 [ -n "$so" ] || fail "no libiopfq.so.1"
-find "$prefix" -name libiopfq.a | grep -q . || fail "no libiopfq.a"
+[ -n "$(find "$prefix" -name libiopfq.a)" ] || fail "no libiopfq.a"
 
 # Only the public API is exported, each function at the version node that
 # added it (user-adapter/libiopfq.map): IOPFQ_1.0, and iopfq_set_delivery at
 # IOPFQ_1.1.
+# Here-strings, not `echo | grep -q`: bash writes echo's output a line at a
+# time, grep -q exits at its first match, and under pipefail the SIGPIPE that
+# the echo then takes fails the check (it did, once, in CI under load).
 exported=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }')
-echo "$exported" | grep -q '^iopfq_fault_read@@IOPFQ_1.0$' || fail "iopfq_fault_read not exported at IOPFQ_1.0"
-echo "$exported" | grep -q '^iopfq_read_restore@@IOPFQ_1.0$' || fail "iopfq_read_restore not exported at IOPFQ_1.0"
-echo "$exported" | grep -q '^iopfq_set_delivery@@IOPFQ_1.1$' || fail "iopfq_set_delivery not exported at IOPFQ_1.1"
-bad=$(echo "$exported" | grep -Ev '@@IOPFQ_1\.0$' | grep -v '^iopfq_set_delivery@@IOPFQ_1\.1$' || true)
+grep -q '^iopfq_fault_read@@IOPFQ_1.0$' <<<"$exported" || fail "iopfq_fault_read not exported at IOPFQ_1.0"
+grep -q '^iopfq_read_restore@@IOPFQ_1.0$' <<<"$exported" || fail "iopfq_read_restore not exported at IOPFQ_1.0"
+grep -q '^iopfq_set_delivery@@IOPFQ_1.1$' <<<"$exported" || fail "iopfq_set_delivery not exported at IOPFQ_1.1"
+bad=$(grep -Ev '@@IOPFQ_1\.0$' <<<"$exported" | grep -v '^iopfq_set_delivery@@IOPFQ_1\.1$' || true)
 [ -z "$bad" ] || fail "unversioned exports: $bad"
-echo "$exported" | grep -Eq '^(iopfq_ring_|iopfq_platform_warn)' && fail "internal symbols exported"
+grep -Eq '^(iopfq_ring_|iopfq_platform_warn)' <<<"$exported" && fail "internal symbols exported"
 echo "exports: $(echo "$exported" | wc -l) functions at IOPFQ_1.0 and IOPFQ_1.1"
 
 # pkg-config

@@ -39,7 +39,7 @@ CLEAN
 fi
 
 log=${1:?usage: $0 LOG | --self-test}
-found=$(grep -E "$re" "$log" | head -5)
+found=$(grep -m5 -E "$re" "$log")
 [ -z "$found" ] && exit 0
 printf '%s\n' "$found"
 exit 1
