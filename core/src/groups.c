@@ -329,14 +329,28 @@ static void drain_page(struct iopfq *q, iopfq_u32 dev_idx, const struct iopfq_re
 	}
 }
 
-/* Move everything published in the ring into the consumer's structures. */
+/*
+ * Move what the ring holds into the consumer's structures: the positions
+ * claimed when the pass begins, up to the first that is not yet published.
+ * A request claimed during the pass waits for the next one. A pass that
+ * followed producers that keep reporting would not return to deliver the
+ * groups it has completed (and would take each slot's line while its
+ * producer is still writing the next ones): bounded, a group's wait for
+ * its read is the backlog ahead of it, not what arrives after it.
+ */
 void iopfq_drain(struct iopfq *q)
 {
 	struct iopfq_ring_slot *slot = iopfq_ring_peek(&q->ring); /* C1 */
+	iopfq_u32 left;
 	iopfq_u64 now;
 
 	if (!slot)
 		return;
+	/*
+	 * At least 1: the claim of the slot just seen published happens before
+	 * this read (its publish, R1, with C1), and claims only move tail on.
+	 */
+	left = iopfq_ring_count(&q->ring);
 	now = q->ops.now_ns(q->ctx);
 	do {
 		const struct iopfq_entry *e = (const struct iopfq_entry *)slot;
@@ -351,6 +365,8 @@ void iopfq_drain(struct iopfq *q)
 			consumer_add(&q->drained, 1);
 			drain_page(q, dev_idx, &req, now);
 		}
+		if (--left == 0)
+			break;
 		slot = iopfq_ring_peek(&q->ring); /* C1 */
 	} while (slot);
 }

@@ -19,7 +19,8 @@
  *	never completed.
  *   Wake-up: iopfq_prepare_sleep / notify / iopfq_finish_sleep.
  *   The counters through a group's life, the ring across 2^32 positions,
- *	conservation at every quiescent point.
+ *	conservation at every quiescent point; a drain pass takes the requests
+ *	claimed when it began, not those reported while it runs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1384,6 +1385,66 @@ static void test_ring_wraps(void **state)
 	assert_int_equal(cnt(f).ring_claim_waits, 0);
 }
 
+/*
+ * The clock hook of test_drain_takes_what_was_claimed: the drain reads the
+ * clock once per pass, after it has seen the ring; a device reports there,
+ * as a producer on another CPU would while the pass runs.
+ */
+static struct fx *during_fx;
+static iopfq_dev_t during_dev;
+static int during_reports;
+
+static iopfq_u64 now_reporting(void *ctx)
+{
+	(void)ctx;
+	if (during_reports) {
+		during_reports--;
+		rep_ok(during_fx, during_dev, 1, 2, 1, 0x2000);
+	}
+	return 0;
+}
+
+/*
+ * A drain pass takes the requests claimed when it began: one reported
+ * during the pass stays in the ring for the next (a consumer that followed
+ * producers that keep reporting would never return to deliver), and the
+ * consumer may not sleep on it.
+ */
+static void test_drain_takes_what_was_claimed(void **state)
+{
+	struct fx *f = *state;
+	struct iopfq_ops ops = tp_ops;
+	struct iopfq_hwpt_pgfault recs[8];
+	size_t size;
+	void *mem;
+
+	memset(&f->cfg, 0, sizeof(f->cfg));
+	f->cfg.max_devices = 1;
+	f->cfg.credit_budget = 4;
+	ops.now_ns = now_reporting;
+	size = iopfq_memsize(&f->cfg);
+	mem = tp_mem_alloc(size);
+	assert_non_null(mem);
+	assert_int_equal(iopfq_init(mem, size, &f->cfg, &ops, &f->tp, &f->q), 0);
+	during_fx = f;
+	during_dev = att(f, 10, 4, NULL);
+	rep_ok(f, during_dev, 1, 1, 1, 0x1000);
+
+	during_reports = 1;
+	assert_int_equal(iopfq_read(f->q, recs, 8), 1);
+	assert_int_equal(during_reports, 0);
+	assert_int_equal(recs[0].grpid, 1);
+	assert_int_equal(cnt(f).in_ring, 1);
+	assert_int_equal(iopfq_prepare_sleep(f->q), 0);
+	assert_int_equal(iopfq_read(f->q, recs + 1, 7), 1);
+	assert_int_equal(recs[1].grpid, 2);
+	assert_int_equal(recs[1].addr, 0x2000);
+	assert_int_equal(cnt(f).in_ring, 0);
+	assert_int_equal(respond1(f, recs[0].cookie, 0), 1);
+	assert_int_equal(respond1(f, recs[1].cookie, 0), 1);
+	assert_conserved(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1425,6 +1486,7 @@ int main(void)
 		T(test_poll_ready),
 		T(test_counters_follow_a_group),
 		T(test_ring_wraps),
+		T(test_drain_takes_what_was_claimed),
 #undef T
 	};
 
