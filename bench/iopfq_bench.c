@@ -79,6 +79,7 @@ static struct fault_log trace_faults;
 static struct gap_log trace_gaps[2];     /* [0] the consumer, [1] the producer */
 static struct trace_thread trace_th[2] = { { .name = "consumer" }, { .name = "producer" } };
 static __thread uint64_t tls_read_start, tls_drained, tls_read_end, tls_resp_start;
+static const struct bdev *trace_only;    /* trace this device's groups only, or all (NULL) */
 
 void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
 {
@@ -114,7 +115,7 @@ void bench_response(struct bdev *d, uint32_t grpid, uint32_t npages)
 		iopfq_hist_record(tls_hist, now > issued ? now - issued : 0);
 		tls_groups++;
 		tls_pages += npages;
-		if (tracing)
+		if (tracing && (!trace_only || trace_only == d))
 			fault_log_add(&trace_faults, &fr);
 		if (d->hist) {
 			iopfq_hist_record(d->hist, now > issued ? now - issued : 0);
@@ -1147,6 +1148,29 @@ static void trace_floor(double secs)
 	       f.max / 1e3);
 }
 
+static void trace_logs_fini(void)
+{
+	fault_log_fini(&trace_faults);
+	gap_log_fini(&trace_gaps[0]);
+	gap_log_fini(&trace_gaps[1]);
+}
+
+static int trace_logs_init(void)
+{
+	uint64_t thr = (uint64_t)(trace_gap_us * 1000.0 * tsc_per_ns);
+
+	if (fault_log_init(&trace_faults, 4u << 20) || gap_log_init(&trace_gaps[0], 1u << 16, thr) ||
+	    gap_log_init(&trace_gaps[1], 1u << 16, thr)) {
+		trace_logs_fini();
+		return -1;
+	}
+	/* what piled up while the consumer did not run is served after it resumes */
+	trace_gaps[0].catches_up = 1;
+	trace_th[0].gaps = &trace_gaps[0];
+	trace_th[1].gaps = &trace_gaps[1];
+	return 0;
+}
+
 /* what the trace found per traced scenario of iopfq (the p99.9 target reads it) */
 struct trace_found {
 	const struct scen *s;
@@ -1167,10 +1191,8 @@ static void trace_one(const struct qimpl *impl, const struct scen *s, double rat
 	tracing = 1;
 	run_one(impl, s, rate, &res);
 	tracing = 0;
-	trace_th[0].gaps = &trace_gaps[0];
-	trace_th[1].gaps = &trace_gaps[1];
 	snprintf(label, sizeof(label), "%.47s %.31s (traced pass: %.0f faults/s)", s->name, impl->name, res.fps);
-	trace_report(label, &trace_faults, trace_th, 2, res.secs, &sum);
+	trace_report(label, &trace_faults, trace_th, 2, res.secs, 0, &sum);
 	/* every group answered while measuring is traced once, no more */
 	if (trace_faults.n != res.groups) {
 		printf("  TRACE BROKEN: %llu faults traced, %llu groups answered\n",
@@ -1210,17 +1232,13 @@ static void run_trace(int quick, int selftest)
 {
 	const struct qimpl *timpls[] = { &impl_iopfq, &impl_ck };
 	unsigned traced = 0;
-	uint64_t thr = (uint64_t)(trace_gap_us * 1000.0 * tsc_per_ns);
 	double keep = measure_s;
 	unsigned i, k;
 
-	if (fault_log_init(&trace_faults, 4u << 20) || gap_log_init(&trace_gaps[0], 1u << 16, thr) ||
-	    gap_log_init(&trace_gaps[1], 1u << 16, thr)) {
+	if (trace_logs_init()) {
 		printf("\nTail trace: no memory for the logs\n");
 		return;
 	}
-	/* what piled up while the consumer did not run is served after it resumes */
-	trace_gaps[0].catches_up = 1;
 	measure_s = quick ? 0.2 : 0.5;
 	printf("\nTail trace (a separate pass: every group's stage stamps, one TSC read per loop of "
 	       "each thread).\nStages: report = the device's issue to its last page's report returning; "
@@ -1262,9 +1280,7 @@ static void run_trace(int quick, int selftest)
 	}
 	fprintf(stderr, "%60s\r", "");
 	measure_s = keep;
-	fault_log_fini(&trace_faults);
-	gap_log_fini(&trace_gaps[0]);
-	gap_log_fini(&trace_gaps[1]);
+	trace_logs_fini();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1350,6 +1366,7 @@ static struct iso_res iso_res[NISO];
 static unsigned niso;
 static struct scen iso_scen;
 static int iso_bad;                      /* an isolation run lost, duplicated or refused */
+static double iso_measure_s;             /* each isolation run's measured phase */
 
 static void iso_run(const struct qimpl *impl, int idle, double vic[3], double *aggr_fps)
 {
@@ -1367,6 +1384,39 @@ static void iso_run(const struct qimpl *impl, int idle, double vic[3], double *a
 	*aggr_fps = (double)devs[1].measured_pages / res.secs;
 }
 
+/*
+ * The victim's faults beside the aggressor, traced stage by stage: a slow
+ * one is one beyond the target's bound (2 x the victim's p99 alone, @solo_p99
+ * ns, from the same run).
+ */
+static void iso_trace(const struct qimpl *impl, double solo_p99)
+{
+	static struct result res;
+	struct trace_summary sum;
+	double keep = measure_s, p99, fps;
+	char label[160];
+
+	if (trace_logs_init()) {
+		printf("\nIsolation trace: no memory for the logs\n");
+		return;
+	}
+	measure_s = iso_measure_s;
+	trace_faults.n = 0;
+	trace_only = &devs[0];
+	tracing = 1;
+	iso_idle = -1;
+	run_one(impl, &iso_scen, 0, &res);
+	tracing = 0;
+	trace_only = NULL;
+	measure_s = keep;
+	p99 = (double)iopfq_hist_percentile(&iso_hist[0], 99) / tsc_per_ns;
+	fps = (double)devs[1].measured_pages / res.secs;
+	snprintf(label, sizeof(label), "%.47s %.31s, the victim's faults (traced pass: victim p99 %.0f ns, "
+		 "aggressor %.0f faults/s)", iso_scen.name, impl->name, p99, fps);
+	trace_report(label, &trace_faults, trace_th, 2, res.secs, 2 * solo_p99, &sum);
+	trace_logs_fini();
+}
+
 static void run_isolation(int quick, const struct qimpl *const *list, unsigned nlist)
 {
 	double keep = measure_s;
@@ -1382,7 +1432,8 @@ static void run_isolation(int quick, const struct qimpl *const *list, unsigned n
 	iso_scen.work_us = ISO_WORK_US;
 	snprintf(iso_scen.name, sizeof(iso_scen.name), "iso/v1x1g1think%.0fus+a1x255g16/busy/work%.0fus",
 		 ISO_VICTIM_THINK_US, ISO_WORK_US);
-	measure_s = quick ? 0.1 : 0.4;
+	iso_measure_s = quick ? 0.1 : 0.4;
+	measure_s = iso_measure_s;
 	niso = 0;
 	for (k = 0; k < nlist && niso < NISO; k++) {
 		struct iso_res *ir = &iso_res[niso++];
@@ -1453,6 +1504,9 @@ static void run_isolation(int quick, const struct qimpl *const *list, unsigned n
 		       c[0], c[1], c[2], c[3], c[4], c[5], ir->p99_ratio_med, lo, hi, ir->aggr_solo,
 		       ir->aggr_shared, ir->aggr_ratio_med);
 	}
+	for (k = 0; k < niso; k++)
+		if (iso_res[k].impl == &impl_iopfq_fair || iso_res[k].impl == &impl_iopfq)
+			iso_trace(iso_res[k].impl, iso_res[k].solo[1]);
 }
 
 static void print_targets(void)
