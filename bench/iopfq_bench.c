@@ -747,8 +747,11 @@ static double adjacent_floor_p50(int blocking)
 	iopfq_hist_init(&f.h);
 	ok = blocking ? floor_uffd(&f.h, 2000, 0, 1, why, sizeof(why)) == 0
 		      : floor_pingpong(&f.h, 20000, 0, 1) == 0;
-	if (!ok)
+	if (!ok) {
+		if (blocking)
+			fprintf(stderr, "adjacent userfaultfd floor not measured: %s\n", why);
 		return 0;
+	}
 	floor_stats(&f);
 	return f.p50;
 }
