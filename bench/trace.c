@@ -246,6 +246,7 @@ void trace_report(const char *label, const struct fault_log *faults, const struc
 	sum->p50 = us(p50) * 1e3;
 	sum->p999 = us(iopfq_hist_percentile(&all, 99.9)) * 1e3;
 	sum->clean_p50 = us(iopfq_hist_percentile(&clean, 50)) * 1e3;
+	sum->clean_p99 = us(iopfq_hist_percentile(&clean, 99)) * 1e3;
 	sum->clean_p999 = us(iopfq_hist_percentile(&clean, 99.9)) * 1e3;
 	printf("\n%s: %llu faults traced in %.2f s%s\n", label, (unsigned long long)n, seconds,
 	       faults->n > faults->cap ? " (log full: the rest not traced)" : "");

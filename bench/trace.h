@@ -128,7 +128,7 @@ struct trace_thread {
 struct trace_summary {
 	uint64_t faults, slow, slow_in_gap;
 	double p50, p999;               /* ns, all faults */
-	double clean_p50, clean_p999;   /* ns, the faults that contain no gap */
+	double clean_p50, clean_p99, clean_p999; /* ns, the faults that contain no gap */
 };
 
 /* @slow_ns: a fault slower than this is slow (0: 10 x the p50 of the faults traced) */
