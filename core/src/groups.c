@@ -15,7 +15,8 @@
  * Concurrency role: consumer side only, one caller at a time (the adapter's
  * lock). No read-modify-write atomic and no ordering of its own: the only
  * atomic accesses here are relaxed stores of counters that iopfq_counters()
- * reads from any thread.
+ * reads from any thread, and the relaxed loads (ring.h) of the next slot's
+ * seq and of tail that bound a drain pass.
  */
 #include "internal.h"
 
