@@ -78,6 +78,8 @@ struct bdev {
 	uint64_t measured_pages;                /* answered while measuring (hook thread) */
 	int idle;                               /* issues nothing (solo runs of the others) */
 	uint64_t think_ticks;                   /* closed loop: waits this long after an answer */
+	uint64_t period_ticks;                  /* closed loop: issues at most once per period */
+	uint64_t last_issue;                    /* producer-owned: when it last issued (period) */
 	uint64_t reported_tsc[BENCH_NGRP];      /* atomic: the group's last report returned */
 } __attribute__((aligned(BENCH_CACHELINE)));
 

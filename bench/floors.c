@@ -200,38 +200,95 @@ int floor_wake1(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b, doub
 
 /* ---- userfaultfd ---- */
 
+/*
+ * The handler must never leave the faulting thread blocked, and nothing may
+ * wait forever. So: the handler polls (never blocks in read()) with a short
+ * timeout and leaves only when the faulting thread, done with every touch,
+ * says stop; a handler that cannot resolve a fault closes the userfaultfd,
+ * which unregisters the range and wakes the blocked thread (its touch then
+ * takes an ordinary page fault), and says why; the faulting thread gives up
+ * at a deadline. The earlier version stopped the handler with a flag set
+ * just before the last touch: a handler that saw it while returning from
+ * the previous fault's ioctl left that last fault unresolved, and the run
+ * hung in the touch.
+ */
+#define UF_POLL_MS 10           /* how soon the handler sees stop */
+#define UF_DEADLINE_S 20        /* the whole floor, normally well under 1 s */
+#define UF_RETRIES 1000         /* UFFDIO_ZEROPAGE refused with EAGAIN */
+
 struct uf {
-	int fd;
+	int fd;                        /* atomic: -1 once the handler closed it */
 	int stop;                      /* atomic */
 	long page;
 	int cpu;
 	uint64_t resolved;
+	uint64_t deadline_ns;
+	char why[96];                  /* the handler's failure, if any */
 };
+
+/* The handler cannot go on: release the faulting thread, say why. */
+static void uf_fail(struct uf *u, const char *what, int err)
+{
+	snprintf(u->why, sizeof(u->why), "userfaultfd handler: %s: %s", what, strerror(err));
+	close(u->fd);
+	__atomic_store_n(&u->fd, -1, __ATOMIC_RELEASE);
+}
+
+/* 0: resolved (or already present); else the errno of the last try */
+static int uf_resolve(struct uf *u, uint64_t addr)
+{
+	struct uffdio_zeropage zp;
+	int k;
+
+	for (k = 0; k < UF_RETRIES; k++) {
+		zp.range.start = addr & ~((uint64_t)u->page - 1);
+		zp.range.len = (uint64_t)u->page;
+		zp.mode = 0;
+		if (!ioctl(u->fd, UFFDIO_ZEROPAGE, &zp) || errno == EEXIST)
+			return 0;
+		if (errno != EAGAIN)
+			return errno;
+	}
+	return EAGAIN;
+}
 
 static void *uf_handler(void *arg)
 {
 	struct uf *u = arg;
 
 	pin_to_cpu(u->cpu);
-	for (;;) {
+	while (!__atomic_load_n(&u->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd p = { .fd = u->fd, .events = POLLIN };
 		struct uffd_msg msg;
-		struct uffdio_zeropage zp;
+		ssize_t n;
+		int rc;
 
-		if (read(u->fd, &msg, sizeof(msg)) != sizeof(msg)) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
+		if (mono_ns() > u->deadline_ns) {
+			uf_fail(u, "deadline", ETIMEDOUT);
+			break;
+		}
+		rc = poll(&p, 1, UF_POLL_MS);
+		if (rc < 0 && errno != EINTR) {
+			uf_fail(u, "poll", errno);
+			break;
+		}
+		if (rc <= 0)
+			continue;
+		n = read(u->fd, &msg, sizeof(msg)); /* O_NONBLOCK: never waits */
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n != sizeof(msg)) {
+			uf_fail(u, "read", n < 0 ? errno : EIO);
 			break;
 		}
 		if (msg.event != UFFD_EVENT_PAGEFAULT)
 			continue;
-		zp.range.start = msg.arg.pagefault.address & ~((uint64_t)u->page - 1);
-		zp.range.len = (uint64_t)u->page;
-		zp.mode = 0;
-		if (ioctl(u->fd, UFFDIO_ZEROPAGE, &zp) && errno != EEXIST)
+		rc = uf_resolve(u, msg.arg.pagefault.address);
+		if (rc) {
+			uf_fail(u, "UFFDIO_ZEROPAGE", rc);
 			break;
+		}
 		u->resolved++;
-		if (__atomic_load_n(&u->stop, __ATOMIC_ACQUIRE))
-			break;
 	}
 	return NULL;
 }
@@ -245,9 +302,10 @@ int floor_uffd(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b, char 
 	pthread_t t;
 	char *area;
 	uint64_t i;
+	int rc = 0;
 
 	len = npages * (size_t)u.page;
-	u.fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	u.fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (u.fd < 0) {
 		snprintf(why, whylen, "userfaultfd: %s", strerror(errno));
 		return -1;
@@ -272,25 +330,42 @@ int floor_uffd(struct iopfq_hist *h, uint64_t iters, int cpu_a, int cpu_b, char 
 		close(u.fd);
 		return -1;
 	}
+	u.deadline_ns = mono_ns() + (uint64_t)UF_DEADLINE_S * 1000000000ull;
 	pin_to_cpu(cpu_a);
-	if (pthread_create(&t, NULL, uf_handler, &u))
+	if (pthread_create(&t, NULL, uf_handler, &u)) {
+		snprintf(why, whylen, "pthread_create failed");
+		munmap(area, len);
+		close(u.fd);
+		pin_to_cpu(-1);
 		return -1;
-	for (i = 0; i <= iters; i++) {
+	}
+	for (i = 0; i < iters; i++) {
 		volatile char *p = area + (i % npages) * (size_t)u.page;
 		uint64_t t0;
 
+		/* the handler gave up (its close let this thread go) or time is up */
+		if (__atomic_load_n(&u.fd, __ATOMIC_ACQUIRE) < 0 || mono_ns() > u.deadline_ns)
+			break;
 		if (i % npages == 0 && i)
 			madvise(area, len, MADV_DONTNEED); /* the next touches fault again */
-		if (i == iters)
-			__atomic_store_n(&u.stop, 1, __ATOMIC_RELEASE); /* this fault ends the handler */
 		t0 = tsc_now();
 		(void)*p;
-		if (i >= iters / 10 && i < iters)
+		if (i >= iters / 10)
 			iopfq_hist_record(h, tsc_now() - t0);
 	}
+	__atomic_store_n(&u.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
+	if (u.fd < 0) {
+		snprintf(why, whylen, "%s", u.why);
+		rc = -1;
+	} else if (i < iters) {
+		snprintf(why, whylen, "userfaultfd floor: %llu of %llu faults in %d s", (unsigned long long)i,
+			 (unsigned long long)iters, UF_DEADLINE_S);
+		rc = -1;
+	}
+	if (u.fd >= 0)
+		close(u.fd);
 	munmap(area, len);
-	close(u.fd);
 	pin_to_cpu(-1);
-	return 0;
+	return rc;
 }

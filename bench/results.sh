@@ -148,7 +148,9 @@ for text, title, note in [
          "turn); iopfq and every other row deliver in completion "
          "order, so the victim's fault waits behind the aggressor's backlog. The target: the "
          "victim's p99 with the aggressor within 2 x alone under the fair policy, the "
-         "aggressor's throughput within 10 % of alone.\n"),
+         "aggressor's throughput within 10 % of alone. Below the table, the victim's faults "
+         "of one more shared run of each iopfq policy, stage by stage; slow there means "
+         "beyond 2 x the victim's p99 alone (docs/tail-latency.md, Device isolation).\n"),
 ]:
     if text:
         md.append("### " + title + "\n")

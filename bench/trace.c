@@ -189,7 +189,7 @@ static void stage_print(const char *what, const struct stage_sum *s)
 }
 
 void trace_report(const char *label, const struct fault_log *faults, const struct trace_thread *th,
-		  unsigned nth, double seconds, struct trace_summary *sum)
+		  unsigned nth, double seconds, double slow_ns, struct trace_summary *sum)
 {
 	static struct iopfq_hist all, clean, stage_h[NSTAGE];
 	struct stage_sum slow_gap = { 0 }, slow_clean = { 0 }, slow_cons = { 0 }, slow_prod = { 0 };
@@ -212,7 +212,7 @@ void trace_report(const char *label, const struct fault_log *faults, const struc
 			iopfq_hist_record(&stage_h[k], st[k]);
 	}
 	p50 = iopfq_hist_percentile(&all, 50);
-	thr = 10 * p50;
+	thr = slow_ns > 0 ? (uint64_t)(slow_ns * tsc_per_ns) : 10 * p50;
 	for (i = 0; i < n; i++) {
 		const struct fault_rec *r = &faults->rec[i];
 		uint64_t st[NSTAGE], lat = r->done - r->issue;
@@ -246,6 +246,7 @@ void trace_report(const char *label, const struct fault_log *faults, const struc
 	sum->p50 = us(p50) * 1e3;
 	sum->p999 = us(iopfq_hist_percentile(&all, 99.9)) * 1e3;
 	sum->clean_p50 = us(iopfq_hist_percentile(&clean, 50)) * 1e3;
+	sum->clean_p99 = us(iopfq_hist_percentile(&clean, 99)) * 1e3;
 	sum->clean_p999 = us(iopfq_hist_percentile(&clean, 99.9)) * 1e3;
 	printf("\n%s: %llu faults traced in %.2f s%s\n", label, (unsigned long long)n, seconds,
 	       faults->n > faults->cap ? " (log full: the rest not traced)" : "");
@@ -262,9 +263,9 @@ void trace_report(const char *label, const struct fault_log *faults, const struc
 		       (double)iopfq_hist_percentile(&clean, 99.9) /
 			       (double)(iopfq_hist_percentile(&clean, 50) ? iopfq_hist_percentile(&clean, 50) : 1),
 		       100.0 * (double)(n - clean.count) / (double)n);
-	printf("  slow (> 10 x p50 = %.2f us): %llu = %.3f %% of the faults; %llu contain a consumer gap "
+	printf("  slow (> %s = %.2f us): %llu = %.3f %% of the faults; %llu contain a consumer gap "
 	       "or its catch-up, %llu a producer gap, %llu none\n",
-	       us(thr), (unsigned long long)slow, 100.0 * (double)slow / (double)n,
+	       slow_ns > 0 ? "the given bound" : "10 x p50", us(thr), (unsigned long long)slow, 100.0 * (double)slow / (double)n,
 	       (unsigned long long)slow_cons.n, (unsigned long long)slow_prod.n,
 	       (unsigned long long)slow_clean.n);
 	printf("  %-30s %8s", "stage (us)", "faults");

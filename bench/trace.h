@@ -112,7 +112,7 @@ static inline void fault_log_add(struct fault_log *l, const struct fault_rec *r)
 }
 
 /*
- * Print where the time of the faults slower than 10 x p50 went, stage by
+ * Print where the time of the slow faults (by default: slower than 10 x p50) went, stage by
  * stage, split by whether the fault's interval contains a TSC gap of the
  * consumer or the catch-up after it (anywhere between issue and response)
  * or a gap of a producer (between issue and the end of its report); the p99.9/p50 of all faults and of the
@@ -128,10 +128,11 @@ struct trace_thread {
 struct trace_summary {
 	uint64_t faults, slow, slow_in_gap;
 	double p50, p999;               /* ns, all faults */
-	double clean_p50, clean_p999;   /* ns, the faults that contain no gap */
+	double clean_p50, clean_p99, clean_p999; /* ns, the faults that contain no gap */
 };
 
+/* @slow_ns: a fault slower than this is slow (0: 10 x the p50 of the faults traced) */
 void trace_report(const char *label, const struct fault_log *faults, const struct trace_thread *th,
-		  unsigned nth, double seconds, struct trace_summary *sum);
+		  unsigned nth, double seconds, double slow_ns, struct trace_summary *sum);
 
 #endif /* IOPFQ_BENCH_TRACE_H */

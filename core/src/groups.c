@@ -15,7 +15,8 @@
  * Concurrency role: consumer side only, one caller at a time (the adapter's
  * lock). No read-modify-write atomic and no ordering of its own: the only
  * atomic accesses here are relaxed stores of counters that iopfq_counters()
- * reads from any thread.
+ * reads from any thread, and the relaxed loads (ring.h) of the next slot's
+ * seq and of tail that bound a drain pass.
  */
 #include "internal.h"
 
@@ -329,16 +330,32 @@ static void drain_page(struct iopfq *q, iopfq_u32 dev_idx, const struct iopfq_re
 	}
 }
 
-/* Move everything published in the ring into the consumer's structures. */
+/*
+ * Move what the ring holds into the consumer's structures, in ring order,
+ * up to the first position that is not yet published, and at most the
+ * positions claimed when the pass finds its second request: a request
+ * claimed after that waits for the next pass. A pass that followed
+ * producers that keep reporting would not return to deliver the groups it
+ * has completed (and would take each slot's line while its producer is
+ * still writing the next ones): bounded, a group's wait for its read is the
+ * backlog ahead of it, not what arrives after it. The bound is taken at the
+ * second request, not at the first, so that a pass that finds one request
+ * (a busy-polling consumer's usual pass) does not read tail, the
+ * producers' line: every claim would then miss on it.
+ */
 void iopfq_drain(struct iopfq *q)
 {
 	struct iopfq_ring_slot *slot = iopfq_ring_peek(&q->ring); /* C1 */
+	iopfq_u32 left = 0;         /* 0: no bound yet */
 	iopfq_u64 now;
 
 	if (!slot)
 		return;
+	/* two requests already: bound the pass now (before the clock hook runs) */
+	if (iopfq_ring_published_at(&q->ring, q->ring.head + 1))
+		left = iopfq_ring_count(&q->ring);
 	now = q->ops.now_ns(q->ctx);
-	do {
+	for (;;) {
 		const struct iopfq_entry *e = (const struct iopfq_entry *)slot;
 		iopfq_u32 dev_idx = e->dev_idx;
 		struct iopfq_request req = e->req;
@@ -351,8 +368,19 @@ void iopfq_drain(struct iopfq *q)
 			consumer_add(&q->drained, 1);
 			drain_page(q, dev_idx, &req, now);
 		}
+		if (left && --left == 0)
+			break;
 		slot = iopfq_ring_peek(&q->ring); /* C1 */
-	} while (slot);
+		if (!slot)
+			break;
+		/*
+		 * At least 1: the claim of the slot just seen published happens
+		 * before this read (its publish, R1, with C1), and claims only
+		 * move tail on.
+		 */
+		if (!left)
+			left = iopfq_ring_count(&q->ring);
+	}
 }
 
 int iopfq_next_group_size(struct iopfq *q)

@@ -196,6 +196,16 @@ static inline void iopfq_ring_consume(struct iopfq_ring *r, struct iopfq_ring_sl
 	IOPFQ_STORE_RELAXED(&r->head, r->head + 1);
 }
 
+/*
+ * Is position @pos published? Context: the consumer, for a position at or
+ * after the head. Not a synchronizing access (relaxed): it only tells the
+ * consumer how far to go; a slot is read only after its own peek (C1).
+ */
+static inline int iopfq_ring_published_at(const struct iopfq_ring *r, iopfq_u32 pos)
+{
+	return IOPFQ_LOAD_RELAXED(&iopfq_ring_slot_at(r, pos)->seq) == pos + 1;
+}
+
 /* Positions claimed but not consumed (an upper bound while producers run). */
 static inline iopfq_u32 iopfq_ring_count(const struct iopfq_ring *r)
 {

@@ -19,7 +19,8 @@
  *	never completed.
  *   Wake-up: iopfq_prepare_sleep / notify / iopfq_finish_sleep.
  *   The counters through a group's life, the ring across 2^32 positions,
- *	conservation at every quiescent point.
+ *	conservation at every quiescent point; a drain pass takes at most the
+ *	requests claimed when it finds its second one.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1384,6 +1385,85 @@ static void test_ring_wraps(void **state)
 	assert_int_equal(cnt(f).ring_claim_waits, 0);
 }
 
+/*
+ * The clock hook of test_drain_takes_what_was_claimed: the drain reads the
+ * clock once per pass, after it has seen the ring; a device reports there,
+ * as a producer on another CPU would while the pass runs.
+ */
+static struct fx *during_fx;
+static iopfq_dev_t during_dev;
+static iopfq_u32 during_grpid;
+static int during_reports;
+
+static iopfq_u64 now_reporting(void *ctx)
+{
+	(void)ctx;
+	if (during_reports) {
+		during_reports--;
+		rep_ok(during_fx, during_dev, 1, during_grpid, 1, 0x1000 * during_grpid);
+	}
+	return 0;
+}
+
+/*
+ * A drain pass takes at most the requests claimed when it finds its
+ * second one (a consumer that followed producers that keep reporting would
+ * never return to deliver); a later one stays in the ring for the next
+ * pass, and the consumer may not sleep on it. With 3 single-page groups
+ * queued, the pass is bounded before the clock hook reports a 4th: the read
+ * delivers 3. With 1 queued, the bound comes when the pass finds the
+ * hook's request published, and takes it: the read delivers both.
+ */
+static void drain_takes_what_was_claimed(struct fx *f, iopfq_u32 ahead, int late_taken)
+{
+	struct iopfq_ops ops = tp_ops;
+	struct iopfq_hwpt_pgfault recs[8];
+	iopfq_u32 i, late = ahead + 1, first = late_taken ? late : ahead;
+	size_t size;
+	void *mem;
+
+	memset(&f->cfg, 0, sizeof(f->cfg));
+	f->cfg.max_devices = 1;
+	f->cfg.credit_budget = 8;
+	ops.now_ns = now_reporting;
+	size = iopfq_memsize(&f->cfg);
+	mem = tp_mem_alloc(size);
+	assert_non_null(mem);
+	assert_int_equal(iopfq_init(mem, size, &f->cfg, &ops, &f->tp, &f->q), 0);
+	during_fx = f;
+	during_dev = att(f, 10, 8, NULL);
+	during_grpid = late;
+	for (i = 1; i <= ahead; i++)
+		rep_ok(f, during_dev, 1, i, 1, 0x1000 * i);
+
+	during_reports = 1;
+	assert_int_equal(iopfq_read(f->q, recs, 8), (int)first);
+	assert_int_equal(during_reports, 0);
+	assert_int_equal(cnt(f).in_ring, late - first);
+	if (!late_taken) {
+		assert_int_equal(iopfq_prepare_sleep(f->q), 0);
+		assert_int_equal(iopfq_read(f->q, recs + ahead, 8 - ahead), 1);
+	}
+	assert_int_equal(iopfq_read(f->q, recs + late, 8 - late), 0);
+	for (i = 0; i < late; i++) {
+		assert_int_equal(recs[i].grpid, i + 1);
+		assert_int_equal(recs[i].addr, 0x1000 * (i + 1));
+		assert_int_equal(respond1(f, recs[i].cookie, 0), 1);
+	}
+	assert_int_equal(cnt(f).in_ring, 0);
+	assert_conserved(f);
+}
+
+static void test_drain_bounded_before_late_request(void **state)
+{
+	drain_takes_what_was_claimed(*state, 3, 0);
+}
+
+static void test_drain_bounded_at_second_request(void **state)
+{
+	drain_takes_what_was_claimed(*state, 1, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1425,6 +1505,8 @@ int main(void)
 		T(test_poll_ready),
 		T(test_counters_follow_a_group),
 		T(test_ring_wraps),
+		T(test_drain_bounded_before_late_request),
+		T(test_drain_bounded_at_second_request),
 #undef T
 	};
 

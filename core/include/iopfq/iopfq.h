@@ -395,7 +395,10 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
  * iopfq_read - move whole complete groups, in the order of the queue's
  * delivery policy (enum iopfq_delivery; by default oldest completion
  * first), into @recs, one cookie per group written into each of its records.
- * A group that does not fit stays queued for the next read.
+ * A group that does not fit stays queued for the next read. The call first
+ * drains the ring: the requests reported before it began, and at most the
+ * ones claimed by the time it finds its second request; a later one waits
+ * for the next consumer-side call (as in every call below that drains).
  * Ordering: each delivered request's reporter's writes before its report
  * happen before the call returns (C1). The slot of each cookie is
  * published to its answerer (K1 with K2).
