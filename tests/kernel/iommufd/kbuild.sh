@@ -116,7 +116,11 @@ kmake() {
 }
 
 build() {
-	local start src b="$dir/build"
+	local start src b="$dir/build" sdir=
+	# a patched build starts from the stock one: its time is not counted here
+	if [ "$series" = patched ]; then
+		sdir=$("$0" --flavor "$flavor" --series stock --print dir) || return 1
+	fi
 	start=$(date +%s)
 	# the pristine source, extracted once per package version
 	local pristine="$cache/src-$ver"
@@ -149,7 +153,7 @@ build() {
 		kmake "$src" "$b" all || return 1
 		kmake "$src" "$b" headers_install INSTALL_HDR_PATH="$dir/headers" || return 1
 	else
-		build_patched "$src" "$b" || return 1
+		build_patched "$src" "$b" "$sdir" || return 1
 	fi
 	echo "$(($(date +%s) - start))" >"$dir/build-seconds"
 	echo "$src" >"$dir/source"
@@ -162,10 +166,9 @@ build() {
 	done
 }
 
-# the patched tree $1, built in $2 from the stock build of this flavor
+# the patched tree $1, built in $2 from the stock build $3 of this flavor
 build_patched() {
-	local src=$1 b=$2 sdir
-	sdir=$("$0" --flavor "$flavor" --series stock --print dir) || return 1
+	local src=$1 b=$2 sdir=$3
 	# a stock build of another key cannot rotate this one away meanwhile
 	exec 7>"$cache/.lock-$flavor-stock"
 	flock -s 7
