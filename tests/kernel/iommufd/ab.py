@@ -107,9 +107,9 @@ def main():
     print("A/B through the real fault FD (fault_rtt in the guest; medians over each kernel's boots)")
     print("Under QEMU TCG the absolute times are the emulator's: only the patched/stock ratios of "
           "one run of this script, and ratios between two runs of it, mean anything.")
-    hdr = (f"{'row':<14} {'stock p50/p99/p99.9 us':>23} {'rate':>6} {'a/f':>5} | "
-           f"{'patched p50/p99/p99.9 us':>24} {'rate':>6} {'a/f':>5} | "
-           f"{'ratio p50':>9} {'p99':>5} {'p99.9':>5} {'rate':>5}")
+    hdr = (f"{'row':<14} {'stock p50/p99/p99.9 us':>23} {'f/s':>6} {'a/f':>5} | "
+           f"{'patched p50/p99/p99.9 us':>24} {'f/s':>6} {'a/f':>5} | "
+           f"{'ratio p50':>9} {'p99':>5} {'p99.9':>5} {'f/s':>5}")
     print(hdr)
     rows = []
     for row in order:
@@ -119,19 +119,22 @@ def main():
         for k in KERNELS:
             if s[k]:
                 cells.append(f"{fmt(s[k]['p50'], 'us'):>7}/{fmt(s[k]['p99'], 'us'):>6}/"
-                             f"{fmt(s[k]['p999'], 'us'):>8} {fmt(s[k]['rate'], 'k'):>6} "
+                             f"{fmt(s[k]['p999'], 'us'):>8} {fmt(s[k]['faults_per_s'], 'k'):>6} "
                              f"{fmt(s[k]['per_fault']):>5}")
             else:
                 cells.append(f"{'not possible' if na[k] else 'missing':>36}")
             if not s[k] and not na[k]:
                 ok = False
         r = {m: ratio(s["patched"][m], s["stock"][m]) if s["stock"] and s["patched"] else None
-             for m in ("p50", "p99", "p999", "rate")}
+             for m in ("p50", "p99", "p999", "rate", "faults_per_s")}
         print(f"{row:<14} {cells[0]} | {cells[1]} | {fmt(r['p50']):>9} {fmt(r['p99']):>5} "
-              f"{fmt(r['p999']):>5} {fmt(r['rate']):>5}")
-        for k in KERNELS:
-            if na[k]:
-                print(f"{'':<14} {k}: {na[k]}")
+              f"{fmt(r['p999']):>5} {fmt(r['faults_per_s']):>5}")
+        if na["stock"] and na["stock"] == na["patched"]:
+            print(f"{'':<14} both: {na['stock']}")
+        else:
+            for k in KERNELS:
+                if na[k]:
+                    print(f"{'':<14} {k}: {na[k]}")
         for k in KERNELS:
             name = f"kmod/iommufd/{row}/{k}"
             if not s[k]:
@@ -169,7 +172,7 @@ def main():
     if spread:
         print("p50 spread between boots of the same kernel (max/min): " + ", ".join(spread))
     print("a/f: allocations per fault (kmem:kmalloc + kmem_cache_alloc + mm_page_alloc in the guest, "
-          "the test op's own included); rate: round trips per second")
+          "the test op's own included); f/s: faults (page requests) per second; ratios patched/stock")
     load = history.loads(a.load_start) + history.loads(a.load_end)
     commit = history.git("rev-parse", "HEAD") or "unknown"
     dirty = history.git("status", "--porcelain", "--untracked-files=no")

@@ -27,7 +27,7 @@
 # failure.
 #
 # --ab runs the A/B alone: no selftests, each kernel booted --rounds times
-# (default 2), alternating stock and patched, fault_rtt only; then ab.py
+# (default 4), alternating stock and patched, fault_rtt only; then ab.py
 # prints every row's patched/stock ratios and writes the result as Google
 # Benchmark-format JSON (build/iommufd-<flavor>/ab.json; --history also
 # stores it as a run record in bench/history/). Under QEMU TCG only ratios
@@ -40,7 +40,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 here="$top/tests/kernel/iommufd"
-flavor=tiny series=both rtt_n=20000 ab=0 rounds=2 hist=0
+flavor=tiny series=both rtt_n=20000 ab=0 rounds=4 hist=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--flavor) flavor=$2; shift ;;
