@@ -83,6 +83,9 @@ dir="$cache/$name"
 
 say() { echo "kbuild: $*" >&2; }
 
+# build() and the functions it calls run as "build || ...", where bash
+# ignores set -e: every step that can fail says so with || return 1
+
 # configures the build directory $2 of source $1 and checks the fragments
 configure() {
 	local src=$1 b=$2
@@ -131,7 +134,7 @@ build() {
 		say "extracting linux-source-6.12 $ver"
 		rm -rf "$pristine" "$pristine.tmp"
 		mkdir -p "$pristine.tmp"
-		tar -xf /usr/src/linux-source-6.12.tar.xz -C "$pristine.tmp" --strip-components=1
+		tar -xf /usr/src/linux-source-6.12.tar.xz -C "$pristine.tmp" --strip-components=1 || return 1
 		touch "$pristine.tmp/.iopfq-extracted"
 		mv "$pristine.tmp" "$pristine"
 	fi
@@ -141,11 +144,11 @@ build() {
 	src="$dir/src"
 	if [ "$series" = stock ]; then
 		# hard links: patch(1) replaces files, never writes through
-		cp -al "$pristine" "$src"
+		cp -al "$pristine" "$src" || return 1
 		local p
 		for p in "${testops[@]}"; do
 			say "testop: applying ${p##*/}"
-			patch -d "$src" -p1 --no-backup-if-mismatch -s <"$p"
+			patch -d "$src" -p1 --no-backup-if-mismatch -s <"$p" || return 1
 		done
 		mkdir -p "$b"
 		configure "$src" "$b" || return 1
@@ -173,8 +176,8 @@ build_patched() {
 	exec 7>"$cache/.lock-$flavor-stock"
 	flock -s 7
 	[ -f "$sdir/.iopfq-built" ] || { say "$sdir vanished; run again"; return 1; }
-	cp -al "$sdir/src" "$src"
-	"$top/kernel/series/apply.sh" "$src" >&2
+	cp -al "$sdir/src" "$src" || return 1
+	"$top/kernel/series/apply.sh" "$src" >&2 </dev/null || { say "the series does not apply"; return 1; }
 	if ! unshare -m --propagation private true 2>/dev/null; then
 		say "no private mount namespace (not root?): building $name cold"
 		flock -u 7
@@ -185,7 +188,7 @@ build_patched() {
 		return
 	fi
 	say "building $name incrementally from ${sdir##*/} (log: $dir/build.log)"
-	cp -a "$sdir/build" "$b"
+	cp -a "$sdir/build" "$b" || return 1
 	: >"$dir/build.log"
 	# the stock paths show the patched tree inside the namespace only
 	unshare -m --propagation private bash -c '
@@ -200,8 +203,7 @@ build_patched() {
 	flock -u 7
 	check_config "$b" || return 1
 	# outside the namespace, the tree names its own source (make M=...)
-	sed -i "s|$sdir/src|$src|g" "$b/Makefile"
-	ln -sfn "$src" "$b/source"
+	sed -i "s|$sdir/src|$src|g" "$b/Makefile" && ln -sfn "$src" "$b/source" || return 1
 	echo "${sdir##*/}" >"$dir/based-on"
 }
 
