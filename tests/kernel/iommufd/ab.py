@@ -22,6 +22,7 @@ import statistics
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.dont_write_bytecode = True     # no __pycache__ in the clone
 sys.path.insert(0, os.path.join(TOP, "bench"))
 import history  # noqa: E402  (bench/history.py: the run record format)
 
