@@ -19,9 +19,12 @@
 #             booted in qemu-system-x86_64 (tests/kernel/run.sh); and the
 #             DKMS add/build/install/remove path (tests/kernel/dkms.sh)
 #   iommufd   Linux 6.12 built from Debian's linux-source-6.12 (cached in
-#             /var/cache/iopfq-kernel), stock and with kernel/series/, booted
-#             in QEMU: the kernel's iommufd selftests and our fault-path cases
-#             on both (tests/kernel/iommufd/run.sh); checkpatch on the series
+#             /var/cache/iopfq-kernel, keyed by source version, config and
+#             series), stock (plus the test op of kernel/testop/) and with
+#             kernel/series/ (built incrementally from stock), booted in QEMU:
+#             the kernel's iommufd selftests, our fault-path cases and the
+#             round trips on both (tests/kernel/iommufd/run.sh); checkpatch
+#             on the series
 #   iommufd-debug  the same tests on the stock kernel built with lockdep,
 #             KASAN, DEBUG_LIST, DEBUG_ATOMIC_SLEEP, DEBUG_OBJECTS and
 #             hung-task detection; any splat fails it. Stock, because that
@@ -30,14 +33,17 @@
 #   kernel-debug  the kernel step's module suite inside the same debug
 #             Linux 6.12 (tests/kernel/run.sh --debug-kernel): any lockdep,
 #             KASAN or hung-task report fails it
-#   The iommufd and kernel-debug steps are not in the default list: cold, their kernel
-#   builds alone take longer than CI's budget on 2 cores (see
-#   docs/testing.md); cached, they take a few minutes. Name them to run them.
+#   The iommufd-debug and kernel-debug steps are not in the default list:
+#   cold, the debug kernel build alone takes much of CI's budget on 2 cores
+#   (see docs/testing.md); cached, they take a few minutes. Name them to run
+#   them. The iommufd step is in it: cold, its two tiny kernels cost 11
+#   CPU-minutes, about 6 minutes on 2 idle cores (stock cold, patched
+#   incrementally from stock).
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
 # ctest summary; exits non-zero if anything failed. Usage:
 #   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|fresh|kernel|kernel-debug|iommufd|iommufd-debug]...
-#   (default: all but the iommufd steps)
+#   (default: all but iommufd-debug and kernel-debug)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -48,7 +54,7 @@ cd "$top"
 "$top/scripts/deps.sh" build test cross benchlib || exit 1
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 plain fresh kernel)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 plain fresh kernel iommufd)
 jobs=$(nproc)
 mkdir -p "$top/build"
 declare -A result

@@ -5,8 +5,11 @@
 #     iommufd_fail_nth (static, against headers_install of the same tree,
 #     selftest-compat.h force-included);
 #   - fault_path.c, our cases of the fault FD's rules.
-# With --series both (default), the stock and the patched kernel (the series
-# in kernel/series/) are booted one after the other and compared.
+# With --series both (default), the stock and the patched kernel are booted
+# one after the other and compared. Both are built by kbuild.sh from the same
+# tree: "stock" is Debian's source plus the test-only mock device op of
+# kernel/testop/ (IOMMU_TEST_OP_TRIGGER_IOPF_BURST, which fault_rtt drives),
+# "patched" is stock plus kernel/series/.
 #
 # A kernel's run passes when the guest finished, its log has no splat
 # (splat.sh: BUG: and KASAN reports, WARNING:, Oops, lockdep, ...), every
@@ -15,29 +18,45 @@
 # two selftest pass/fail lists must be identical. The lists are kept in
 # build/iommufd-<flavor>/ (selftests-<series>.txt, fault-path-<series>.txt).
 #
-# Also in the guest: fault_rtt.c, the trigger -> read -> write round trip
-# (RTT line: p50/p99/p99.9, throughput) and the kmem tracepoints per fault
-# (ALLOC line), printed for each kernel; under TCG only ratios between the
-# kernels of one run mean anything.
+# Also in the guest: fault_rtt.c, the checks of the burst test op (OPCHECK
+# lines: a FAIL fails the run) and the fault -> read -> response round trip
+# for each producer (process context, hard IRQ), group size and device count
+# (RTT lines: p50/p99/p99.9, throughput) with the kmem tracepoints per fault
+# (ALLOC lines), printed for each kernel; a producer a kernel cannot run
+# (hard IRQ on stock: io-pgfault sleeps) prints RTT-NA, a finding, not a
+# failure.
+#
+# --ab runs the A/B alone: no selftests, each kernel booted --rounds times
+# (default 4), alternating stock and patched, fault_rtt only; then ab.py
+# prints every row's patched/stock ratios and writes the result as Google
+# Benchmark-format JSON (build/iommufd-<flavor>/ab.json; --history also
+# stores it as a run record in bench/history/). Under QEMU TCG only ratios
+# within one run of the script, and between two runs of it, mean anything.
 #
 # Usage: tests/kernel/iommufd/run.sh [--flavor tiny|debug] [--series stock|patched|both]
-#                                    [--rtt N]   round trips timed (default 20000)
+#                                    [--rtt N]   round trips timed per row (default 20000)
+#                                    [--ab [--rounds R] [--history]]
 # Prints "iommufd test: PASS|FAIL: ..." last; exit 0 pass, 1 fail.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 here="$top/tests/kernel/iommufd"
-flavor=tiny series=both rtt_n=20000
+flavor=tiny series=both rtt_n=20000 ab=0 rounds=4 hist=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--flavor) flavor=$2; shift ;;
 	--series) series=$2; shift ;;
 	--rtt) rtt_n=$2; shift ;;
-	*) echo "usage: $0 [--flavor tiny|debug] [--series stock|patched|both] [--rtt N]" >&2; exit 2 ;;
+	--ab) ab=1 ;;
+	--rounds) rounds=$2; shift ;;
+	--history) hist=1 ;;
+	*) echo "usage: $0 [--flavor tiny|debug] [--series stock|patched|both] [--rtt N] [--ab [--rounds R] [--history]]" >&2
+	   exit 2 ;;
 	esac
 	shift
 done
 case "$series" in both) kernels=(stock patched) ;; stock|patched) kernels=("$series") ;;
 *) echo "run.sh: unknown series $series" >&2; exit 2 ;; esac
+[ $ab = 0 ] || [ "$series" = both ] || { echo "run.sh: --ab needs both kernels" >&2; exit 2; }
 start=$(date +%s)
 out="$top/build/iommufd-$flavor"
 mkdir -p "$out"
@@ -76,8 +95,9 @@ guest_programs() {
 	done
 }
 
+# boot KERNEL DIR TAG: boots the kernel built in DIR; console in $out/TAG/console.log
 boot() {
-	local k=$1 dir=$2 w="$out/$1"
+	local k=$1 dir=$2 w="$out/$3"
 	rm -rf "$w"
 	mkdir -p "$w/root/bin" "$w/root/dev" "$w/root/proc" "$w/root/sys"
 	cp /bin/busybox "$w/root/bin/busybox"
@@ -93,12 +113,14 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing
 echo "guest: kernel \$(uname -r), \$(nproc) CPU, \$(grep HugePages_Total /proc/meminfo)"
 cd /tmp 2>/dev/null || cd /
-for t in iommufd iommufd_fail_nth; do
-	echo "guest: selftest \$t"
-	/bin/\$t 2>&1 | sed "s/^/ST \$t: /"
-done
-echo "guest: fault_path"
-/bin/fault_path
+if [ $ab = 0 ]; then
+	for t in iommufd iommufd_fail_nth; do
+		echo "guest: selftest \$t"
+		/bin/\$t 2>&1 | sed "s/^/ST \$t: /"
+	done
+	echo "guest: fault_path"
+	/bin/fault_path
+fi
 echo "guest: fault_rtt"
 /bin/fault_rtt $k $rtt_n 1000
 echo "guest: kernel log follows"
@@ -110,7 +132,7 @@ INIT
 	(cd "$w/root" && find . | cpio -o -H newc --quiet | gzip -1 >"$w/initramfs.gz") || return 1
 	local mem=1024
 	[ "$flavor" = debug ] && mem=2048
-	echo "=== boot $k ($flavor) under QEMU TCG, 1 vCPU; console in $w/console.log"
+	echo "=== boot $3 ($flavor) under QEMU TCG, 1 vCPU; console in $w/console.log"
 	local t0=$(date +%s)
 	timeout 1500 qemu-system-x86_64 -accel tcg -cpu max -m $mem -smp 1 -nographic -no-reboot \
 		-kernel "$dir/build/arch/x86/boot/bzImage" -initrd "$w/initramfs.gz" \
@@ -118,21 +140,34 @@ INIT
 	local qrc=$?
 	tr -d '\r' <"$w/console.raw" >"$w/console.log"
 	rm -rf "$w/root" "$w/console.raw"
-	echo "guest $k: ran $(($(date +%s) - t0)) s, qemu exit $qrc"
-	[ $qrc != 124 ] || { echo "guest $k: QEMU timed out"; return 1; }
+	echo "guest $3: ran $(($(date +%s) - t0)) s, qemu exit $qrc"
+	[ $qrc != 124 ] || { echo "guest $3: QEMU timed out"; return 1; }
 	return 0
 }
 
-# judges one kernel's console log; fills selftests-<k>.txt and fault-path-<k>.txt
-judge() {
-	local k=$1 log="$out/$1/console.log" ok=0
+# judge_rtt TAG: the guest finished, no splat, fault_rtt ran every row
+judge_rtt() {
+	local k=$1 log="$out/$1/console.log" ok=0 bad
 	grep -q '^guest: done' "$log" || { echo "guest $k: did not finish"; ok=1; }
-	local bad
 	if ! bad=$("$here/splat.sh" "$log"); then
 		echo "guest $k: kernel log reports a problem:"
 		echo "$bad"
 		ok=1
 	fi
+	grep -E '^OPCHECK ' "$log" | sed 's/^/  /'
+	if grep -q '^RTT-ERROR' "$log" || grep -q '^OPCHECK .*: FAIL' "$log" ||
+		! grep -q '^RTT ' "$log" || ! grep -q '^ALLOC ' "$log"; then
+		echo "guest $k: fault_rtt failed: $(grep -E '^(RTT-ERROR|OPCHECK .*: FAIL)' "$log" | tr '\n' ' ')"
+		ok=1
+	fi
+	grep -E '^(RTT|RTT-NA|ALLOC|ALLOC-SITE) ' "$log" | sed 's/^/  /'
+	return $ok
+}
+
+# judges one kernel's console log; fills selftests-<k>.txt and fault-path-<k>.txt
+judge() {
+	local k=$1 log="$out/$1/console.log" ok=0
+	judge_rtt "$k" || ok=1
 	# "ok N fixture.variant.test" / "not ok N ..." (a "# SKIP" suffix is a skip)
 	sed -nE 's/^ST ([a-z_]+): (not ok|ok) [0-9]+ (.*)$/\1 \2 \3/p' "$log" |
 		sed -E 's/^([a-z_]+) ok (.*) # SKIP.*/\1 skip \2/; s/^([a-z_]+) not ok (.*)/\1 FAIL \2/; s/^([a-z_]+) ok (.*)/\1 pass \2/' |
@@ -165,20 +200,48 @@ judge() {
 		ok=1
 	fi
 	sed 's/^/  /' "$out/fault-path-$k.txt"
-	if grep -q '^RTT-ERROR' "$log" || ! grep -q '^RTT ' "$log" || ! grep -q '^ALLOC ' "$log"; then
-		echo "guest $k: fault_rtt failed: $(grep -E '^(RTT|ALLOC)' "$log" | tr '\n' ' ')"
-		ok=1
-	fi
-	grep -E '^(RTT|ALLOC|ALLOC-SITE) ' "$log" | sed 's/^/  /'
 	summary+=("$k: selftests $pass pass, $failn fail, $skip skip; fault_path $fp_pass of $fp_total")
 	return $ok
 }
 
+declare -A kdir
 for k in "${kernels[@]}"; do
-	dir=$("$top/tests/kernel/iommufd/kbuild.sh" --flavor "$flavor" --series "$k") ||
+	kdir[$k]=$("$top/tests/kernel/iommufd/kbuild.sh" --flavor "$flavor" --series "$k") ||
 		fail "kernel build ($flavor, $k)"
-	guest_programs "$dir" || fail "guest programs for $k"
-	boot "$k" "$dir" || { status=1; summary+=("$k: boot failed"); continue; }
+	guest_programs "${kdir[$k]}" || fail "guest programs for $k"
+done
+
+if [ $ab = 1 ]; then
+	load0=$(cat /proc/loadavg)
+	logs=()
+	for r in $(seq 1 "$rounds"); do
+		for k in stock patched; do
+			boot "$k" "${kdir[$k]}" "ab-$k-$r" || { status=1; summary+=("$k round $r: boot failed"); continue; }
+			if judge_rtt "ab-$k-$r" >"$out/ab-$k-$r.judge"; then
+				grep -E '^  OPCHECK' "$out/ab-$k-$r.judge"
+			else
+				cat "$out/ab-$k-$r.judge"
+				status=1
+				summary+=("$k round $r: FAIL")
+			fi
+			logs+=("$k:$r:$out/ab-$k-$r/console.log")
+		done
+	done
+	echo "host load average before: $load0; after: $(cat /proc/loadavg)"
+	histarg=()
+	[ $hist = 0 ] || histarg=(--history "$top/bench/history")
+	"$here/ab.py" "$out/ab.json" "$load0" "$(cat /proc/loadavg)" "${logs[@]}" "${histarg[@]}" \
+		--command "tests/kernel/iommufd/run.sh --ab --flavor $flavor --rounds $rounds --rtt $rtt_n" ||
+		{ status=1; summary+=("ab.py: rows missing"); }
+	[ $status = 0 ] && summary+=("A/B: $rounds boots of each kernel, $out/ab.json")
+	elapsed=$(($(date +%s) - start))
+	joined=$(printf '%s; ' "${summary[@]}")
+	echo "iommufd test: $([ $status = 0 ] && echo PASS || echo FAIL): $flavor: ${joined%; }, ${elapsed} s"
+	exit $status
+fi
+
+for k in "${kernels[@]}"; do
+	boot "$k" "${kdir[$k]}" "$k" || { status=1; summary+=("$k: boot failed"); continue; }
 	judge "$k" || status=1
 done
 
