@@ -33,14 +33,17 @@ function lineChart(parent, title, sets, logY, yTitle) {
 	canvas.setAttribute('aria-label', title);
 	box.appendChild(canvas);
 	parent.appendChild(box);
-	const runs = DASHBOARD.runs;
+	// only the runs with a value in this chart: a kernel A/B run has no
+	// point in a flood scenario's chart, and the reverse
+	const keep = DASHBOARD.runs.map((r, i) => i).filter((i) => sets.some((s) => s.data[i] != null));
+	const runs = keep.map((i) => DASHBOARD.runs[i]);
 	return new Chart(canvas, {
 		type: 'line',
 		data: {
 			labels: runs.map(runLabel),
 			datasets: sets.map((s, i) => ({
 				label: s.label,
-				data: s.data,
+				data: keep.map((k) => s.data[k]),
 				borderColor: s.floor ? '#555' : palette[i % palette.length],
 				backgroundColor: s.floor ? '#555' : palette[i % palette.length],
 				borderDash: s.floor ? [6, 4] : [],

@@ -76,7 +76,10 @@ mkdir -p "$work/hist"
 want=$(/usr/bin/python3 - "$top/bench/history" "$work/hist" <<'PY'
 import json, os, sys
 src, dst = sys.argv[1], sys.argv[2]
-newest = sorted(f for f in os.listdir(src) if f.endswith(".json"))[-1]
+# the newest flood run: kernel A/B records (kind other than "flood", such as the kernel A/B) carry no floors
+floods = [f for f in sorted(os.listdir(src)) if f.endswith(".json") and
+          json.load(open(os.path.join(src, f)))["context"]["iopfq_run"]["kind"] == "flood"]
+newest = floods[-1]
 doubled = 0
 for k in range(4):
     doc = json.load(open(os.path.join(src, newest)))
