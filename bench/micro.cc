@@ -67,7 +67,8 @@ struct Queue {
 		ops.notify = on_notify;
 		ops.now_ns = on_now;
 		ops.aged = on_aged;
-		cfg.max_devices = budget ? 2 : 1;
+		/* room for the victim's attaches: a device slot retires after 2^20 */
+		cfg.max_devices = budget ? 64 : 1;
 		cfg.credit_budget = budget ? budget : credits;
 		size_t size = iopfq_memsize(&cfg);
 		if (posix_memalign(&mem, IOPFQ_MEM_ALIGN, size))
