@@ -49,7 +49,7 @@
  * 2C + 1. Within a pass, the r-th read has added r slots and dropped all
  * but C of the 2r it looked at: at most C/2 more, plus the one just linked.
  * A device's list never holds more than 3C + 2 slots, whatever the size of
- * the table (unit_test_queue_cookies drives the worst answer orders).
+ * the table (unit_test_revoke checks it under adversarial answer orders).
  */
 
 static void cslot_link(struct iopfq *q, iopfq_u32 si)
