@@ -37,19 +37,20 @@
  * busy == 0 (K0 or K0'), or when it owns the slot's answer (its own K2),
  * or waited for the answer that did (K0').
  *
- * The reaper keeps the dead from piling up: each read, after linking its
- * slot at the tail, looks at the list's head twice; a dead head is
- * unlinked, a live one becomes the tail (the head moves on). Bound, with C
- * the device's credits (a busy slot's group holds credits until after K3,
- * so at most C of its slots are busy): take a pass of the reaper over the
- * Q slots on the list at some instant. It takes at most ceil(Q/2) reads,
- * which link at most that many new slots, and the slots it passes live
- * were busy since the pass began: at most C. So a pass ends with at most
- * C + ceil(Q/2) slots, and from an empty list every pass ends with at most
- * 2C + 1. Within a pass, the r-th read has added r slots and dropped all
- * but C of the 2r it looked at: at most C/2 more, plus the one just linked.
- * A device's list never holds more than 3C + 2 slots, whatever the size of
- * the table (unit_test_revoke checks it under adversarial answer orders).
+ * The reaper keeps the dead from piling up: each delivery (one group that
+ * iopfq_read() hands out), after linking its slot at the tail, looks at the
+ * list's head twice; a dead head is unlinked, a live one becomes the tail
+ * (the head moves on). Bound, with C the device's credits (a busy slot's
+ * group holds credits until after K3, so at most C of its slots are busy):
+ * take a pass of the reaper over the Q slots on the list at some instant.
+ * It takes at most ceil(Q/2) deliveries, which link at most that many new
+ * slots, and the slots it passes live were busy since the pass began: at
+ * most C. So a pass ends with at most C + ceil(Q/2) slots, and from an
+ * empty list every pass ends with at most 2C + 1. Within a pass, the r-th
+ * delivery has added r slots and dropped all but C of the 2r it looked at:
+ * at most C/2 more, plus the one just linked. A device's list never holds
+ * more than 3C + 2 slots, whatever the size of the table (unit_test_revoke
+ * checks it under adversarial answer orders).
  */
 
 static void cslot_link(struct iopfq *q, iopfq_u32 si)
