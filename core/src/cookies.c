@@ -13,9 +13,100 @@
  * and takes a group's answer with one CAS on its slot's cookie (K2); the
  * reader (consumer side) fills a slot before it publishes the cookie (K1)
  * and reuses it only after the answer's release of busy (K0/K3). Revokes run
- * on the consumer side and race answers through the same CAS.
+ * on the consumer side and race answers through the same CAS. Each device's
+ * list of issued slots, which lets a revoke visit only that device's slots,
+ * is the consumer side's alone: answers never touch it.
  */
 #include "internal.h"
+
+/* ---------------------------------------------------------------------- */
+/* each device's issued slots (consumer side only)                         */
+
+/*
+ * The reader links every slot it issues onto its device's list (circular,
+ * doubly linked through dev_next/dev_prev, from devs[].cslot_head). An
+ * answer cannot unlink it (the links are not the answerers'), so an
+ * answered slot stays on the list, dead (busy == 0), until the consumer
+ * side takes it off: a revoke walking the list, iopfq_read_restore(), the
+ * slot's reuse by the reader, or the reaper. The invariant a revoke needs:
+ *
+ *	busy == 1  implies  the slot is on the list of devs[dev_idx]
+ *
+ * holds because busy goes from 0 to 1 only in iopfq_read(), which links the
+ * slot at once, and a slot leaves the list only when the consumer side saw
+ * busy == 0 (K0 or K0'), or when it owns the slot's answer (its own K2),
+ * or waited for the answer that did (K0').
+ *
+ * The reaper keeps the dead from piling up: each delivery (one group that
+ * iopfq_read() hands out), after linking its slot at the tail, looks at the
+ * list's head twice; a dead head is unlinked, a live one becomes the tail
+ * (the head moves on). Bound, with C the device's credits (a busy slot's
+ * group holds credits until after K3, so at most C of its slots are busy):
+ * take a pass of the reaper over the Q slots on the list at some instant.
+ * It takes at most ceil(Q/2) deliveries, which link at most that many new
+ * slots, and the slots it passes live were busy since the pass began: at
+ * most C. So a pass ends with at most C + ceil(Q/2) slots, and from an
+ * empty list every pass ends with at most 2C + 1. Within a pass, the r-th
+ * delivery has added r slots and dropped all but C of the 2r it looked at:
+ * at most C/2 more, plus the one just linked. A device's list never holds
+ * more than 3C + 2 slots, whatever the size of the table (unit_test_revoke
+ * checks it under adversarial answer orders).
+ */
+
+static void cslot_link(struct iopfq *q, iopfq_u32 si)
+{
+	struct iopfq_cslot *cs = &q->cslots[si];
+	struct iopfq_dev *d = &q->devs[cs->dev_idx];
+	iopfq_u32 head = d->cslot_head;
+
+	if (head == NIL) {
+		cs->dev_next = cs->dev_prev = si;
+		d->cslot_head = si;
+		return;
+	}
+	/* at the tail: just before the head, the last the reaper reaches */
+	cs->dev_next = head;
+	cs->dev_prev = q->cslots[head].dev_prev;
+	q->cslots[cs->dev_prev].dev_next = si;
+	q->cslots[head].dev_prev = si;
+}
+
+static void cslot_unlink(struct iopfq *q, iopfq_u32 si)
+{
+	struct iopfq_cslot *cs = &q->cslots[si];
+	struct iopfq_dev *d = &q->devs[cs->dev_idx];
+
+	if (cs->dev_next == si) {
+		d->cslot_head = NIL;
+	} else {
+		q->cslots[cs->dev_prev].dev_next = cs->dev_next;
+		q->cslots[cs->dev_next].dev_prev = cs->dev_prev;
+		if (d->cslot_head == si)
+			d->cslot_head = cs->dev_next;
+	}
+	cs->dev_next = cs->dev_prev = NIL;
+}
+
+/* The reaper: look at the head of @d's list twice (see above). */
+static void cslots_reap(struct iopfq *q, struct iopfq_dev *d)
+{
+	int step;
+
+	for (step = 0; step < 2 && d->cslot_head != NIL; step++) {
+		iopfq_u32 si = d->cslot_head;
+
+		/*
+		 * K0': load-acquire of busy; establishes a synchronizing edge
+		 * with the store-release of busy at K3 (a slot seen free has
+		 * counted its answer in answering, X3: detach still waits for
+		 * it at X6 once the slot is off the list).
+		 */
+		if (!IOPFQ_LOAD_ACQUIRE(&q->cslots[si].busy))
+			cslot_unlink(q, si);
+		else
+			d->cslot_head = q->cslots[si].dev_next;
+	}
+}
 
 /* ---------------------------------------------------------------------- */
 /* read: complete groups out, cookies in                                   */
@@ -69,6 +160,8 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 		if (IOPFQ_WARN_ON(si == NIL))
 			break;
 		cs = &q->cslots[si];
+		if (cs->dev_next != NIL) /* answered, still on its old device's list */
+			cslot_unlink(q, si);
 		gen = cs->gen + 1;
 		if (gen > q->cookie_gen_max)
 			gen = 1;
@@ -95,6 +188,8 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 		 */
 		IOPFQ_STORE_RELEASE(&cs->cookie, cookie);
 		IOPFQ_PROBE(deliver, d->dev_id, cookie, g->npages, g->pasid);
+		cslot_link(q, si);
+		cslots_reap(q, d);
 
 		iopfq_ready_pop(q, gi);
 	}
@@ -162,6 +257,7 @@ int iopfq_read_restore(struct iopfq *q, const struct iopfq_hwpt_pgfault *recs, i
 		if (IOPFQ_CAS_ACQ_REL(&cs->cookie, cookie, 0u) != cookie)
 			continue;
 		after = iopfq_group_restore(q, cs, recs + i, after);
+		cslot_unlink(q, (iopfq_u32)(cs - q->cslots));
 		consumer_add(&q->ready, len);
 		consumer_sub(&q->delivered_total, len);
 		consumer_sub(&q->groups_delivered, 1);
@@ -262,22 +358,39 @@ int iopfq_respond(struct iopfq *q, const struct iopfq_hwpt_page_response *resp, 
 	return done ? (int)done : rc;
 }
 
-/* Delivered groups of a flush or detach: revoke the cookie, or wait for the answer that won it */
+/*
+ * Delivered groups of a flush or detach: revoke the cookie, or wait for the
+ * answer that won it. Walks only the victim device's list (at most 3 x
+ * its credits + 2 slots, see above), never the table: every busy slot of the
+ * device is on it. The list is taken whole and rebuilt from the slots that
+ * stay (a flush's other PASIDs, still busy); dead slots are dropped.
+ */
 void iopfq_cookies_revoke(struct iopfq *q, const struct iopfq_victims *v)
 {
-	iopfq_u32 si;
+	struct iopfq_dev *d = &q->devs[v->dev_idx];
+	iopfq_u32 si = d->cslot_head, n;
 
-	for (si = 0; si <= q->cookie_index_mask; si++) {
+	if (si == NIL)
+		return;
+	/* open the circle: the walk ends at NIL */
+	q->cslots[q->cslots[si].dev_prev].dev_next = NIL;
+	d->cslot_head = NIL;
+	for (; si != NIL; si = n) {
 		struct iopfq_cslot *cs = &q->cslots[si];
 		iopfq_u32 cookie;
 
+		n = cs->dev_next;
+		cs->dev_next = cs->dev_prev = NIL;
 		/*
 		 * K0': load-acquire of busy; establishes a synchronizing edge with
 		 * the store-release of busy at K3.
 		 */
-		if (!IOPFQ_LOAD_ACQUIRE(&cs->busy) ||
-		    !victim_matches(v, cs->dev_idx, cs->flags, cs->pasid))
+		if (!IOPFQ_LOAD_ACQUIRE(&cs->busy))
+			continue; /* answered: X3 is counted, X6 waits for X4 */
+		if (!victim_matches(v, cs->dev_idx, cs->flags, cs->pasid)) {
+			cslot_link(q, si);
 			continue;
+		}
 		cookie = IOPFQ_LOAD_RELAXED(&cs->cookie);
 		/*
 		 * K2: compare-and-swap of cookie (acq_rel); establishes a

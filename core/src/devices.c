@@ -84,6 +84,7 @@ int iopfq_dev_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void 
 	d->dev_id = dev_id;
 	d->dev_ctx = dev_ctx;
 	d->partial_head = NIL;
+	d->cslot_head = NIL;
 	IOPFQ_STORE_RELAXED(&d->credits_in_use, 0);
 	IOPFQ_STORE_RELAXED(&d->markers_in_use, 0);
 	/*
@@ -299,6 +300,7 @@ void iopfq_dev_detach_end(struct iopfq *q, struct iopfq_dev *d)
 	IOPFQ_WARN_ON(IOPFQ_LOAD_ACQUIRE(&d->credits_in_use) != 0);
 	IOPFQ_WARN_ON(IOPFQ_LOAD_ACQUIRE(&d->markers_in_use) != 0);
 	IOPFQ_WARN_ON(d->partial_head != NIL);
+	IOPFQ_WARN_ON(d->cslot_head != NIL);
 
 #define FOLD_(type, name)                                                       \
 	consumer_add(&q->gone.name, IOPFQ_LOAD_RELAXED(&d->stats.name));        \

@@ -82,6 +82,8 @@ struct iopfq_dev {
 	iopfq_u32 ready_tail;
 	iopfq_u32 turn_next;        /* the devices with complete groups: a circular */
 	iopfq_u32 turn_prev;        /* list, in turn order (NIL: not in it) */
+	iopfq_u32 cslot_head;       /* its issued response slots: a circular list, the
+				     * reaper's next first (NIL: none; cookies.c) */
 } IOPFQ_CACHELINE_ALIGNED;
 
 /* A ring slot: one page request or Stop Marker, one cache line. */
@@ -126,7 +128,10 @@ struct iopfq_group {
  * from the cookie to 0 with a CAS owns the group's answer. @busy is 1 from
  * delivery until that owner has answered and returned the credits; only then
  * may the reader reuse the slot. The other fields are written by the reader
- * before it publishes @cookie and read by the owner after its CAS.
+ * before it publishes @cookie and read by the owner after its CAS, except
+ * the links, which only the consumer side reads or writes (answers never
+ * touch them): a slot is on its device's list from its read until the
+ * consumer side takes it off (cookies.c), and every busy slot is on it.
  */
 struct iopfq_cslot {
 	iopfq_u32 cookie;
@@ -139,9 +144,15 @@ struct iopfq_cslot {
 	iopfq_u32 grpid;
 	iopfq_u32 flags;
 	iopfq_u32 npages;
+	iopfq_u32 dev_next;         /* consumer side only: its device's list of */
+	iopfq_u32 dev_prev;         /* issued slots (NIL: on none) */
 	iopfq_u64 first_ns;
 	void *dev_ctx;
 } IOPFQ_CACHELINE_ALIGNED;
+
+/* The links fit in the line's padding: iopfq_memsize() did not grow. */
+IOPFQ_STATIC_ASSERT(IOPFQ_CACHELINE < 64 || sizeof(struct iopfq_cslot) == IOPFQ_CACHELINE,
+		    "a response slot is one cache line");
 
 struct iopfq {
 	/* read-only after init */

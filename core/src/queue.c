@@ -189,7 +189,10 @@ int iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
 		q->devs[i].partial_head = NIL;
 		q->devs[i].ready_head = q->devs[i].ready_tail = NIL;
 		q->devs[i].turn_next = q->devs[i].turn_prev = NIL;
+		q->devs[i].cslot_head = NIL;
 	}
+	for (i = 0; i <= q->cookie_index_mask; i++)
+		q->cslots[i].dev_next = q->cslots[i].dev_prev = NIL;
 	for (i = 0; i < geo.hash_buckets; i++)
 		q->hash[i] = NIL;
 	for (i = 0; i < geo.group_slots; i++)

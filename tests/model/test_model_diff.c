@@ -11,7 +11,8 @@
  *   - the page responses sent during the step, every field including
  *     dev_ctx and origin: in order, except that the delivered groups a
  *     detach or flush answers are compared as a multiset (the real queue
- *     scans them in cookie-slot order), after the queued ones in FIFO order,
+ *     walks them in the order of its device's slot list), after the
+ *     queued ones in FIFO order,
  *   - the aged warnings sent during the step, as a multiset,
  *   - the number of notify calls, and that only a successful flush or
  *     detach calls the synchronize hook (and that they do),

@@ -5,7 +5,12 @@
  * (answer_one, K2) and free the slot (cslot_finish: K3, then X1 credits),
  * and the consumer side revokes them (iopfq_cookies_revoke for flush/detach:
  * CAS, or wait for the answer that won). The reader and the revoker are
- * one process because the consumer side is serialized.
+ * one process because the consumer side is serialized. A revoke visits only
+ * the slots on the device's list (linked[]): the reader links each slot it
+ * issues and unlinks it at reuse; the reaper (cslots_reap), after each
+ * read, unlinks a listed slot it finds free (busy == 0): here the oldest
+ * issued, the one the cursor reaches next (the code looks at its list's
+ * head); a revoke unlinks what it visits.
  *
  * Geometry: T = 2 slots for B = 1 credit (the queue's T >= 2B), GENMAX = 3
  * generations (2-bit generations skip 0), NG groups delivered in all.
@@ -19,7 +24,11 @@
  *     within the modelled generations; with -DNG=7 SPIN finds the alias,
  *     which shows the bound in docs/design.md is tight);
  *   - no group is answered twice; at the end every group was answered
- *     exactly once, by an answer or by the revoke.
+ *     exactly once, by an answer or by the revoke: the detach, walking the
+ *     list only, missed no group and waited for every answer in flight.
+ *     With -DBREAK_REAP_CLAIMED the reaper unlinks a slot whose cookie an
+ *     answer has claimed but not yet freed (busy still 1): SPIN finds the
+ *     detach that returns before that answer is done.
  */
 #ifndef T
 #define T 2
@@ -48,6 +57,7 @@
 
 byte cookie[T];         /* claim word: live cookie or 0 */
 bool busy[T];
+bool linked[T];         /* on the device's list (consumer side only) */
 byte slot_grp[T];       /* the group a slot holds (written by the reader) */
 byte gen[T];            /* reader only */
 byte issued[NG + 1];    /* cookie issued for group g (0: not yet) */
@@ -95,7 +105,7 @@ end_pick:	issued[g] != 0;
 /* The consumer side: read (issue cookies) interleaved with flushes (revoke). */
 proctype consumer()
 {
-	byte g = 1, s, probes, cur = 0, c, held;
+	byte g = 1, s, r, probes, cur = 0, c, held;
 	bool won;
 
 	do
@@ -111,17 +121,32 @@ end_credit:	atomic { credits > 0 -> credits-- };
 		od;
 		s = cur;
 		cur = (cur + 1) % T;
+		linked[s] = false;               /* reuse: off its old list */
 		gen[s] = gen[s] % GENMAX + 1;
 		slot_grp[s] = g;
 		busy[s] = true;
 		cookie[s] = COOKIE(gen[s], s);   /* K1 */
 		issued[g] = cookie[s];
+		linked[s] = true;
+		/* the reaper, after each read: the slot the cursor reaches next
+		 * (the oldest issued), unlinked if found free */
+		r = cur;
+		if
+#ifdef BREAK_REAP_CLAIMED
+		:: linked[r] && cookie[r] == 0 -> linked[r] = false  /* broken: claimed, maybe busy */
+#else
+		:: linked[r] && !busy[r] -> linked[r] = false
+#endif
+		:: else -> skip
+		fi;
 		g++
 	:: g <= NG ->
-		/* iopfq_flush(): revoke one slot's group, or wait for its answer */
+		/* iopfq_flush(): revoke one listed slot's group, or wait for its answer */
 		select(s : 0 .. T - 1);
 		if
-		:: busy[s] ->
+		:: linked[s] && !busy[s] -> linked[s] = false  /* answered: dropped */
+		:: linked[s] && busy[s] ->
+			linked[s] = false;
 			c = cookie[s];
 			atomic { won = (c != 0 && cookie[s] == c); if :: won -> cookie[s] = 0 :: else fi };
 			if
@@ -132,12 +157,13 @@ end_credit:	atomic { credits > 0 -> credits-- };
 		fi
 	:: else -> break
 	od;
-	/* iopfq_dev_detach(): revoke everything still live, wait for answers in flight */
+	/* iopfq_dev_detach(): walk the list, revoke what is live, wait for answers in flight */
 	s = 0;
 	do
 	:: s < T ->
 		if
-		:: busy[s] ->
+		:: linked[s] && busy[s] ->
+			linked[s] = false;
 			c = cookie[s];
 			atomic { won = (c != 0 && cookie[s] == c); if :: won -> cookie[s] = 0 :: else fi };
 			if

@@ -51,4 +51,5 @@ check ring.pml fail -DNPROD=2 -DCAP=2 -DBREAK_CREDITS
 check cookie.pml fail -DNG=7 -DTRIES=3            # past the generations: the alias exists
 check cookie.pml fail -DBREAK_NO_GEN -DTRIES=2
 check cookie.pml fail -DBREAK_EARLY_FREE -DTRIES=2
+check cookie.pml fail -DT=4 -DB=2 -DNG=6 -DTRIES=1 -DBREAK_REAP_CLAIMED  # the list misses an answer in flight
 exit $fail

@@ -13,6 +13,10 @@
  * device did not have outstanding, every device got all its credits back,
  * the conservation law holds, the counters agree with what the threads saw,
  * and no producer ever found its ring slot still in use (claim_waits == 0).
+ * While it runs, after each read, flush and detach (under the consumer
+ * lock, answers still racing): every busy response slot is on its device's
+ * list, the one revokes walk, and no list holds more than 3 x credits + 2
+ * slots (core/src/cookies.c).
  *
  * Geometries: a roomy one, and tiny ones (cookie table of 4 and 8 slots,
  * 2-bit generations, 1 credit per device) where slot reuse, generation
@@ -29,6 +33,7 @@
 #include <unistd.h>
 
 #include "test_platform.h"
+#include "internal.h" /* the response slots' device lists, checked white box */
 
 #define MAX_SIMDEV 4
 #define NGRP 512
@@ -277,6 +282,46 @@ static void *responder_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Consumer side (the caller holds consumer_lock; answers may be running):
+ * each device's list of issued response slots is well formed and within
+ * 3 x credits + 2, and every busy slot is on its device's list. Only the
+ * consumer side writes the lists, so they hold still; busy may drop to 0
+ * under us, never rise (only the reader sets it).
+ */
+static void check_lists(struct stress *s)
+{
+	struct iopfq *q = s->q;
+	uint32_t slots = q->cookie_index_mask + 1, di, si, n;
+	unsigned char *on = calloc(slots, 1);
+
+	if (!on)
+		abort();
+	for (di = 0; di < q->cfg.max_devices; di++) {
+		uint32_t head = q->devs[di].cslot_head;
+
+		if (head == NIL)
+			continue;
+		n = 0;
+		si = head;
+		do {
+			const struct iopfq_cslot *cs = &q->cslots[si];
+
+			if (cs->dev_idx != di || on[si] || q->cslots[cs->dev_next].dev_prev != si)
+				FAIL("device %u's slot list is broken at slot %u", di, si);
+			on[si] = 1;
+			if (++n > 3 * q->devs[di].credits + 2)
+				FAIL("device %u: more than 3 x %u + 2 slots on its list", di,
+				     q->devs[di].credits);
+			si = cs->dev_next;
+		} while (si != head);
+	}
+	for (si = 0; si < slots; si++)
+		if (__atomic_load_n(&q->cslots[si].busy, __ATOMIC_ACQUIRE) && !on[si])
+			FAIL("busy response slot %u is on no list: a revoke would miss it", si);
+	free(on);
+}
+
 /* Read whatever is complete; hand each group's cookie to the responders. */
 static int read_once(struct stress *s, unsigned *seed)
 {
@@ -285,6 +330,7 @@ static int read_once(struct stress *s, unsigned *seed)
 
 	pthread_mutex_lock(&s->consumer_lock);
 	n = iopfq_read(s->q, recs, 1 + (uint32_t)rand_r(seed) % 32);
+	check_lists(s);
 	pthread_mutex_unlock(&s->consumer_lock);
 	if (n < 0)
 		FAIL("read returned %d", n);
@@ -358,6 +404,7 @@ static void *control_main(void *arg)
 		} else {
 			iopfq_age_scan(s->q, 1000000);
 		}
+		check_lists(s);
 		pthread_mutex_unlock(&s->consumer_lock);
 	}
 	return NULL;
