@@ -42,6 +42,10 @@ if [ ! -e /sys/kernel/tracing/uprobe_events ]; then
 fi
 [ -e /sys/kernel/tracing/uprobe_events ] || skip "no uprobe_events in tracefs (kernel without CONFIG_UPROBE_EVENTS?)"
 
+# The probes perf defines are global (uprobe_events): two runs of this test
+# at once (two build trees on one machine) would delete each other's.
+exec 9>/run/lock/iopfq-usdt.lock
+flock 9
 work=$(mktemp -d)
 cleanup() {
 	for p in $probes; do perf probe -q -d "sdt_iopfq:$p" 2>/dev/null || true; done
@@ -54,7 +58,9 @@ for p in $probes; do
 	perf probe -q -d "sdt_iopfq:$p" 2>/dev/null || true
 	perf probe -q "sdt_iopfq:$p" 2>"$work/probe.err" || skip "perf probe sdt_iopfq:$p: $(tail -1 "$work/probe.err")"
 done
-perf record -q -e 'sdt_iopfq:*' -o "$work/perf.data" -- \
+# -m 16M: the 0.2 s run fires ~40 000 probes (~4 MB of samples); a buffer
+# that holds them all loses none while a loaded machine delays perf's reader.
+perf record -q -m 16M -e 'sdt_iopfq:*' -o "$work/perf.data" -- \
 	"$cli" sim --devices 2 --credits 8 --group 4 --seconds 0.2 --json >"$work/sim.json" 2>"$work/record.err" ||
 	{ cat "$work/record.err"; echo "FAIL: perf record of iopfq sim"; exit 1; }
 perf script -i "$work/perf.data" -F event,trace 2>/dev/null >"$work/script.txt"
