@@ -9,7 +9,8 @@
  * one single-page group synchronously inside the ioctl.
  *
  * Cases: record sizes and offsets, unknown cookies, bad response codes,
- * cookie 0, whole groups per read, a flood, answers after detach, poll.
+ * cookie 0, whole groups per read, a flood, answers after detach, poll,
+ * a move between two hwpts of one fault object.
  * Prints "CASE <name>: PASS" or "CASE <name>: FAIL: <first failed check>" per
  * case and "FAULT-PATH: <passed> of <cases> cases passed" last.
  *
@@ -297,6 +298,50 @@ static bool case_detach(struct mock_fault *c)
 	return check_empty(c);
 }
 
+/* a second fault-enabled hwpt on the same parent and the same fault object */
+static bool second_iopf_hwpt(struct mock_fault *c, __u32 *hwpt)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_alloc nested = {
+		.size = sizeof(nested),
+		.flags = IOMMU_HWPT_FAULT_ID_VALID,
+		.dev_id = c->idev,
+		.pt_id = c->parent,
+		.data_type = IOMMU_HWPT_DATA_SELFTEST,
+		.data_len = sizeof(data),
+		.data_uptr = (__u64)(unsigned long)&data,
+		.fault_id = c->fault_id,
+	};
+
+	CHECK(ioctl(c->fd, IOMMU_HWPT_ALLOC, &nested) == 0, "IOMMU_HWPT_ALLOC: %s",
+	      strerror(errno));
+	*hwpt = nested.out_hwpt_id;
+	return true;
+}
+
+/* moving the device between two fault-enabled hwpts of one fault object
+ * answers its groups like any replace: a read group's cookie is refused
+ * afterwards, an unread group is gone; faults after the move are delivered */
+static bool case_replace_same_fault(struct mock_fault *c)
+{
+	__u32 other = 0, a, b;
+
+	if (!second_iopf_hwpt(c, &other) || !fault_one(c, 50, &a) || !trigger(c, 51))
+		return false;
+	if (!attach(c, other))
+		return false;
+	EXPECT_ERR(respond(c, a, IOMMUFD_PAGE_RESP_SUCCESS), EINVAL);
+	if (!check_empty(c) || !fault_one(c, 52, &b))
+		return false;
+	if (!attach(c, c->iopf_hwpt))
+		return false;
+	EXPECT_ERR(respond(c, b, IOMMUFD_PAGE_RESP_SUCCESS), EINVAL);
+	if (!check_empty(c) || !fault_one(c, 53, &b))
+		return false;
+	EXPECT_RC(respond(c, b, IOMMUFD_PAGE_RESP_SUCCESS), RSP);
+	return check_empty(c);
+}
+
 /* poll: always writable; readable exactly while a group waits to be read;
  * groups are read oldest first */
 static bool case_poll(struct mock_fault *c)
@@ -329,6 +374,7 @@ static const struct {
 	{ "flood", case_flood },
 	{ "detach", case_detach },
 	{ "poll", case_poll },
+	{ "replace_same_fault", case_replace_same_fault },
 };
 
 int main(void)
