@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the kernel's scripts/checkpatch.pl --strict on every patch of the
-# series, from the Debian linux-source-6.12 tree the series applies to
+# series, and on the test-only patches of kernel/testop/ that both the stock
+# and the patched test kernels carry, from the Debian linux-source-6.12 tree the series applies to
 # (extracted by tests/kernel/iommufd/kbuild.sh). That tree is a tarball without
 # git history, so checkpatch cannot look up the ids in Fixes: tags; that one
 # check (UNKNOWN_COMMIT_ID) is left out, everything else counts.
@@ -25,5 +26,5 @@ while read -r p; do
 		echo "checkpatch: NOT clean: $p"
 		status=1
 	fi
-done <"$here/series"
+done < <(cat "$here/series"; cd "$here/../testop" && ls -1 ./*.patch | sed "s|^\./|../testop/|")
 exit $status

@@ -144,7 +144,9 @@ build() {
 	src="$dir/src"
 	if [ "$series" = stock ]; then
 		# hard links: patch(1) replaces files, never writes through
-		cp -al "$pristine" "$src" || return 1
+		# "$pristine/.": copy the tree's contents even when the path is a
+		# symlink (cp -a would copy the link, and patch the shared tree)
+		mkdir -p "$src" && cp -al "$pristine/." "$src" || return 1
 		local p
 		for p in "${testops[@]}"; do
 			say "testop: applying ${p##*/}"
@@ -176,7 +178,7 @@ build_patched() {
 	exec 7>"$cache/.lock-$flavor-stock"
 	flock -s 7
 	[ -f "$sdir/.iopfq-built" ] || { say "$sdir vanished; run again"; return 1; }
-	cp -al "$sdir/src" "$src" || return 1
+	mkdir -p "$src" && cp -al "$sdir/src/." "$src" || return 1
 	"$top/kernel/series/apply.sh" "$src" >&2 </dev/null || { say "the series does not apply"; return 1; }
 	if ! unshare -m --propagation private true 2>/dev/null; then
 		say "no private mount namespace (not root?): building $name cold"

@@ -89,7 +89,7 @@ guest_programs() {
 		done
 		echo "$stamp" >"$g/.selftests"
 	fi
-	for t in fault_path fault_rtt; do
+	for t in fault_path fault_rtt trace_check; do
 		gcc -static -O2 -Wall -Wextra -Werror -isystem "$hdr" \
 			-I"$src/drivers/iommu/iommufd" -o "$g/$t" "$here/$t.c" || return 1
 	done
@@ -102,7 +102,7 @@ boot() {
 	mkdir -p "$w/root/bin" "$w/root/dev" "$w/root/proc" "$w/root/sys"
 	cp /bin/busybox "$w/root/bin/busybox"
 	cp "$dir/guest/iommufd" "$dir/guest/iommufd_fail_nth" "$dir/guest/fault_path" \
-		"$dir/guest/fault_rtt" "$w/root/bin/"
+		"$dir/guest/fault_rtt" "$dir/guest/trace_check" "$w/root/bin/"
 	cat >"$w/root/init" <<INIT
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -120,6 +120,8 @@ if [ $ab = 0 ]; then
 	done
 	echo "guest: fault_path"
 	/bin/fault_path
+	echo "guest: trace_check"
+	/bin/trace_check $k
 fi
 echo "guest: fault_rtt"
 /bin/fault_rtt $k $rtt_n 1000
@@ -200,6 +202,14 @@ judge() {
 		ok=1
 	fi
 	sed 's/^/  /' "$out/fault-path-$k.txt"
+	# the iommufd trace points exist on the patched kernel only
+	local trace_want=ABSENT
+	[ "$k" = patched ] && trace_want=PASS
+	if ! grep -qx "TRACE $k: $trace_want" "$log"; then
+		echo "guest $k: trace_check: $(grep '^TRACE ' "$log" || echo 'no result'), want $trace_want"
+		ok=1
+	fi
+	grep '^TRACE ' "$log" | sed 's/^/  /'
 	summary+=("$k: selftests $pass pass, $failn fail, $skip skip; fault_path $fp_pass of $fp_total")
 	return $ok
 }
