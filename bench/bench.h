@@ -35,6 +35,10 @@ extern double tsc_per_ns;            /* ticks per nanosecond */
 void tsc_calibrate(void);
 uint64_t mono_ns(void);
 
+/* online CPUs (iopfq_bench sets it at start); pin_to_cpu(-1) unpins */
+extern int ncpu;
+void pin_to_cpu(int cpu);
+
 static inline void cpu_relax(void)
 {
 	__builtin_ia32_pause();

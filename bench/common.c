@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * common.c - the benchmark's clock, latency histogram, generic wake-up and
+ * common.c - the benchmark's clock, CPU pinning, latency histogram, generic wake-up and
  * the consumer-side group assembler the wfcqueue and ck_ring baselines
  * share (iopfq assembles groups inside its own core).
  *
@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -18,6 +20,23 @@
 #include "bench.h"
 
 double tsc_per_ns = 1.0;
+
+int ncpu = 1;
+
+void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	if (cpu < 0) {
+		for (i = 0; i < ncpu; i++)
+			CPU_SET(i, &set);
+	} else {
+		CPU_SET(cpu % ncpu, &set);
+	}
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 
 uint64_t mono_ns(void)
 {

@@ -36,8 +36,6 @@
 #include "bench.h"
 #include "floors.h"
 
-void pin_to_cpu(int cpu);
-
 /* ---- cache-line ping-pong ---- */
 
 struct pp {

@@ -44,24 +44,6 @@ void iopfq_platform_warn(const char *file, int line, const char *cond)
 	fprintf(stderr, "iopfq: invariant broken at %s:%d: %s\n", file, line, cond);
 }
 
-static int ncpu;
-
-void pin_to_cpu(int cpu);
-void pin_to_cpu(int cpu)
-{
-	cpu_set_t set;
-	int i;
-
-	CPU_ZERO(&set);
-	if (cpu < 0) {
-		for (i = 0; i < ncpu; i++)
-			CPU_SET(i, &set);
-	} else {
-		CPU_SET(cpu % ncpu, &set);
-	}
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 /* ---------------------------------------------------------------------- */
 /* the response hook                                                       */
 
