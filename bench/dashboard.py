@@ -236,12 +236,13 @@ def flood_charts(runs, impls):
                for k in ("ratio_p50_to_floor", "ratio_p999_to_p50")])
     iop = impls.get("iopfq", {})
     absn = [{"label": f"iopfq {name}", "data": per_run(impls, "iopfq", k, n)} for k, name in PCTS]
-    for fl in sorted({iop[i]["floor"] for i in iop if iop[i].get("floor")}):
+    floors = sorted({iop[i]["floor"] for i in iop if iop[i].get("floor")})
+    for fl in floors:
         for k in ("p50_ns", "p99_ns"):
             absn.append({"label": f"{fl} floor {k[:-3]}", "floor": True,
                          "data": [floor_p(run, fl, k) if iop.get(i, {}).get("floor") == fl else None
                                   for i, run in enumerate(runs)]})
-    add_chart(charts, "iopfq percentiles, floors dashed (ns)", "ns", absn)
+    add_chart(charts, "iopfq percentiles" + (", floors dashed" if floors else "") + " (ns)", "ns", absn)
     return charts
 
 
@@ -310,7 +311,7 @@ def latest_table(runs, kind, tolerance):
     rows = [r for r in run["benchmarks"] if charted(r["name"])]
     marks, n_earlier = judge(runs, latest, tolerance)
     metrics = [k for k in RATIOS if any(k in r for r in rows)]
-    head = ("<tr><th>benchmark</th><th>faults/s</th><th>p50 ns</th><th>p99.9 ns</th>"
+    head = ("<tr><th>benchmark</th><th>faults/s or groups/s</th><th>p50 ns</th><th>p99.9 ns</th>"
             + "".join(f"<th>{html.escape(label(k, subject))}</th>" for k in metrics) + "</tr>")
     body = []
     worse = 0
