@@ -5,8 +5,8 @@
 #     libiopfq, whole process, fixed work;
 #  2. bringing a libiopfq fault FD up
 # with N simulated devices attached, 1 ms of faults, draining and tearing it
-# all down (destroy detaches every device; each detach scans the whole
-# response table, docs/perf.md), as one `iopfq sim` process. The flood scenarios run for a fixed time, so timing
+# all down (destroy detaches every device; each detach walks only that
+# device's list of issued slots, docs/perf.md), as one `iopfq sim` process. The flood scenarios run for a fixed time, so timing
 # their processes says nothing; this does fixed work, and its wall time is
 # the cost. --busy-poll: the consumer spins, so that the end of the run is
 # not held up by the 20 ms epoll_wait timeout of the simulator's consumer.

@@ -200,7 +200,7 @@ if hyper:
     md.append("### hyperfine: fixed work, whole processes (bench/hyperfine.sh)\n")
     md.append("examples/vmm_loop answering 20000 groups per device (a VMM's epoll/read/write loop on "
               "libiopfq), then `iopfq sim` creating a fault FD, attaching N devices, 1 ms of faults, "
-              "draining and destroying it (each device's detach scans the whole response table).\n")
+              "draining and destroying it (each device's detach walks only that device's list of issued slots).\n")
     md.append(hyper + "\n")
 md.append("Regenerate: `bench/run.sh --results`. Compare two runs: `bench/compare.py old.json new.json` "
           "(ratios only; exit 1 on regression) or `/usr/share/benchmark/compare.py benchmarks old.json new.json` "
