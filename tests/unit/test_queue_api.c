@@ -414,6 +414,7 @@ static void test_lookup_unknown(void **state)
 	assert_int_equal(h, 0xdeadbeef);
 	assert_int_equal(iopfq_dev_lookup(f->q, 0, &h), -IOPFQ_ENOENT);
 	assert_int_equal(h, 0xdeadbeef);
+	assert_int_equal(iopfq_dev_lookup(f->q, 100, NULL), -IOPFQ_EINVAL);
 }
 
 static void test_attach_zero_credits(void **state)

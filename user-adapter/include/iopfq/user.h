@@ -289,9 +289,10 @@ IOPFQ_API int iopfq_fault_next_group_size(struct iopfq_fault *f);
  *
  * Ordering: what the caller wrote before an accepted report happens before
  * the return of the iopfq_fault_read() that delivers it (R1 with C1), and
- * the report is inside an RCU read-side section, so an
+ * the report is inside an RCU read-side section, so a successful
  * iopfq_fault_dev_detach() or iopfq_fault_flush() that starts after it
- * began returns only after it returned. A refused report orders nothing.
+ * began returns only after it returned (their synchronize_rcu). A refused
+ * report orders nothing else.
  * Context: any thread (not a signal handler); many at once. Wait-free when
  * the consumer is awake; never blocks.
  * Return: 0; -ENODEV unknown or detached handle; -EIO device failed;
@@ -333,7 +334,8 @@ IOPFQ_API int iopfq_fault_dev_attach(struct iopfq_fault *f, iopfq_u32 dev_id, io
  * Ordering: every report of the device that began before the call has
  * returned (synchronize_rcu), and every answer of it has returned its
  * credits and its page_response (X6), before the call returns: their
- * effects happen before it, and @dev_ctx is no longer used by the object.
+ * effects happen before it, and the device's dev_ctx is no longer used by
+ * the object.
  * Context: consumer side; sleeps.
  * Return: 0; -ENODEV unknown or stale handle; -EINVAL NULL @f; -EDEADLK.
  */
