@@ -31,6 +31,7 @@
 
 #include <ck_ring.h>
 
+#include <iopfq/iopfq.h> /* IOPFQ_MEM_ALIGN */
 #include "ring.h"
 #include "bench.h"
 #include "floors.h"
@@ -164,7 +165,9 @@ int stall_run(int which, double stall_ms, uint32_t producers, struct stall_resul
 	memset(&S, 0, sizeof(S));
 	S.which = which;
 	if (which == 0) {
-		S.slots = aligned_alloc(64, iopfq_ring_slots_memsize(STALL_CAPACITY, sizeof(struct s_entry)));
+		S.slots = aligned_alloc(IOPFQ_MEM_ALIGN,
+					(iopfq_ring_slots_memsize(STALL_CAPACITY, sizeof(struct s_entry)) +
+					 IOPFQ_MEM_ALIGN - 1) & ~(size_t)(IOPFQ_MEM_ALIGN - 1));
 		if (!S.slots || iopfq_ring_init(&S.ring, S.slots, STALL_CAPACITY, sizeof(struct s_entry), 0))
 			return -1;
 		S.ring.free_reservations = (iopfq_s32)STALL_CAPACITY;

@@ -180,7 +180,7 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 		cs->npages = g->npages;
 		cs->first_ns = g->first_ns;
 		cs->warned = g->warned;
-		IOPFQ_STORE_RELAXED(&cs->busy, 1);
+		IOPFQ_STORE_RELAXED(&cs->busy, 1); /* relaxed: K1 below publishes it */
 		/*
 		 * K1: store-release of cookie; establishes a synchronizing edge
 		 * with the compare-and-swap of cookie at K2 (the winner of the
@@ -208,6 +208,11 @@ static iopfq_u32 restore_group_len(struct iopfq *q, const struct iopfq_hwpt_pgfa
 	iopfq_u32 cookie = r->cookie, si = cookie & q->cookie_index_mask, k;
 	const struct iopfq_cslot *cs = &q->cslots[si];
 
+	/*
+	 * Relaxed: a check only. The consumer side wrote the slot itself; an
+	 * answer can only move the cookie to 0, and the restore's CAS (K2)
+	 * decides that race.
+	 */
 	if ((cookie >> q->geo.cookie_index_bits) == 0 ||
 	    IOPFQ_LOAD_RELAXED(&cs->cookie) != cookie || cs->npages > n)
 		return 0;
@@ -391,6 +396,7 @@ void iopfq_cookies_revoke(struct iopfq *q, const struct iopfq_victims *v)
 			cslot_link(q, si);
 			continue;
 		}
+		/* relaxed: only the expected value of the CAS below, which decides */
 		cookie = IOPFQ_LOAD_RELAXED(&cs->cookie);
 		/*
 		 * K2: compare-and-swap of cookie (acq_rel); establishes a

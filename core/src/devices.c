@@ -12,7 +12,7 @@
  * Concurrency role: iopfq_report() runs on any number of threads at once,
  * in any context, wait-free: it reads state_gen (P0), takes a credit with a
  * fetch-add, claims and publishes a ring slot (A1, R1), then does the Dekker
- * check of the consumer's sleep announcement (W1). Attach, detach and
+ * check of the consumer's sleep announcement (W1, and W3 to wake it). Attach, detach and
  * set_flags are consumer side: the only writers of state_gen (D0, D0'). The
  * credits come back from the answer and drain paths (X1, X2), and the
  * answering count (X3/X4) lets detach wait for answers still sending.
@@ -27,6 +27,7 @@ struct iopfq_dev *iopfq_dev_of_handle(struct iopfq *q, iopfq_dev_t h)
 
 	if (!q || idx >= q->cfg.max_devices)
 		return (struct iopfq_dev *)0;
+	/* relaxed: consumer side, which is the only writer of state_gen */
 	sg = IOPFQ_LOAD_RELAXED(&q->devs[idx].state_gen);
 	if ((sg >> 2) != (h >> DEV_IDX_BITS) ||
 	    (dev_state(sg) != DEV_ATTACHED && dev_state(sg) != DEV_FAILED))
@@ -85,6 +86,7 @@ int iopfq_dev_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void 
 	d->dev_ctx = dev_ctx;
 	d->partial_head = NIL;
 	d->cslot_head = NIL;
+	/* relaxed: D0 below publishes them to the reports that take credits */
 	IOPFQ_STORE_RELAXED(&d->credits_in_use, 0);
 	IOPFQ_STORE_RELAXED(&d->markers_in_use, 0);
 	/*
@@ -93,6 +95,7 @@ int iopfq_dev_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void 
 	 * ATTACHED also sees credits and dev_id).
 	 */
 	IOPFQ_STORE_RELEASE(&d->state_gen, (gen << 2) | DEV_ATTACHED);
+	/* relaxed: consumer-side totals, read by iopfq_counters() only */
 	IOPFQ_STORE_RELAXED(&q->credits_attached, q->credits_attached + credits);
 	IOPFQ_STORE_RELAXED(&q->devices_attached, q->devices_attached + 1);
 	*handle = (gen << DEV_IDX_BITS) | dev_index(q, d);
@@ -210,7 +213,14 @@ int iopfq_report(struct iopfq *q, iopfq_dev_t dev, const struct iopfq_request *r
 	 * W1: full fence between the publish (R1, a store) and the load of
 	 * sleeping; establishes a synchronizing edge with the full fence at
 	 * W2. Either the consumer sees our entry, or we see its announcement
-	 * and wake it; the exchange lets one producer only do so per sleep.
+	 * and wake it. The load itself is relaxed: the fence orders it.
+	 *
+	 * W3: exchange of sleeping (acq_rel); establishes a synchronizing edge
+	 * with the exchange of sleeping at W3 of an earlier producer whose 0
+	 * it reads. Nothing depends on that edge (the consumer's
+	 * stores of sleeping are relaxed; W1/W2 order the wake-up, R1/C1 the
+	 * entry): the exchange is there for its atomicity, so that one
+	 * producer only notifies per sleep.
 	 */
 	IOPFQ_SMP_MB();
 	if (IOPFQ_UNLIKELY(IOPFQ_LOAD_RELAXED(&q->sleeping)) && IOPFQ_XCHG(&q->sleeping, 0))
@@ -302,12 +312,17 @@ void iopfq_dev_detach_end(struct iopfq *q, struct iopfq_dev *d)
 	IOPFQ_WARN_ON(d->partial_head != NIL);
 	IOPFQ_WARN_ON(d->cslot_head != NIL);
 
+	/*
+	 * Relaxed: statistics. No report of the device runs any more (the
+	 * synchronize hook waited for them), so nothing is lost in the fold.
+	 */
 #define FOLD_(type, name)                                                       \
 	consumer_add(&q->gone.name, IOPFQ_LOAD_RELAXED(&d->stats.name));        \
 	IOPFQ_STORE_RELAXED(&d->stats.name, 0);
 	IOPFQ_PRODUCER_STATS(FOLD_)
 #undef FOLD_
 
+	/* relaxed: as at attach */
 	IOPFQ_STORE_RELAXED(&q->credits_attached, q->credits_attached - d->credits);
 	IOPFQ_STORE_RELAXED(&q->devices_attached, q->devices_attached - 1);
 	/*

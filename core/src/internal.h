@@ -56,9 +56,16 @@ struct iopfq_producer_stats {
 };
 
 /*
- * A device-table entry, two cache lines: the first holds what every report
- * of the device reads and writes, the second its producer statistics and
- * the consumer-only lists (partial groups, complete groups, the turn).
+ * A device-table entry, 128 bytes: two 64-byte cache lines (one where the
+ * line is 128 bytes). On a 64-bit target (the asserts below) the first line
+ * holds what every report of the device reads and writes (state_gen, the
+ * credits and their counts, dev_id), what an answer writes (answering
+ * and the credit count), dev_ctx, and the three producer statistics
+ * counted on a path that has already written a credit count (markers_accepted, refused_over_credit,
+ * refused_markers); the second line holds the two statistics counted before
+ * any credit is taken (refused_invalid, refused_failed) and the
+ * consumer-only lists (partial groups, complete groups, the turn, the
+ * issued response slots).
  */
 struct iopfq_dev {
 	/* (generation << 2) | state; written by the consumer side only */
@@ -85,6 +92,20 @@ struct iopfq_dev {
 	iopfq_u32 cslot_head;       /* its issued response slots: a circular list, the
 				     * reaper's next first (NIL: none; cookies.c) */
 } IOPFQ_CACHELINE_ALIGNED;
+
+#define DEV_OFF_(field) __builtin_offsetof(struct iopfq_dev, field)
+IOPFQ_STATIC_ASSERT(sizeof(struct iopfq_dev) == 128, "a device-table entry is 128 bytes");
+IOPFQ_STATIC_ASSERT(IOPFQ_CACHELINE != 64 || sizeof(void *) != 8 ||
+			    (DEV_OFF_(dev_ctx) + sizeof(void *) <= 64 &&
+			     DEV_OFF_(stats.markers_accepted) == 40 &&
+			     DEV_OFF_(stats.refused_markers) + 8 == 64),
+		    "the report's fields and three producer statistics fill the first line");
+IOPFQ_STATIC_ASSERT(IOPFQ_CACHELINE != 64 || sizeof(void *) != 8 ||
+			    (DEV_OFF_(stats.refused_invalid) == 64 &&
+			     DEV_OFF_(stats.refused_failed) == 72 && DEV_OFF_(partial_head) == 80 &&
+			     DEV_OFF_(cslot_head) + 4 <= 128),
+		    "two producer statistics and the consumer-only lists are in the second line");
+#undef DEV_OFF_
 
 /* A ring slot: one page request or Stop Marker, one cache line. */
 struct iopfq_entry {

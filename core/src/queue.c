@@ -32,8 +32,9 @@
  *   cookies live  <= budget <= cookie_slots / 2
  * and every table is sized from exactly that.
  *
- * Synchronization edges are labelled (A1, R1, C1, C2, D0, P0, K0-K3, W1,
- * W2, X1-X4) at each access and listed in docs/memory-ordering.md.
+ * Synchronization edges are labelled (R1, C1, C2, A1, V1, V2, D0, D0', D1,
+ * D2, P0, X0-X6, K0, K0', K1-K3, W1-W3) at each access and listed in
+ * docs/memory-ordering.md.
  */
 #include "internal.h"
 
@@ -352,6 +353,7 @@ int iopfq_prepare_sleep(struct iopfq *q)
 {
 	if (!q)
 		return -IOPFQ_EINVAL;
+	/* relaxed: W2 below orders it before the re-check */
 	IOPFQ_STORE_RELAXED(&q->sleeping, 1u);
 	/*
 	 * W2: full fence between the store of sleeping and the re-check of
@@ -360,6 +362,7 @@ int iopfq_prepare_sleep(struct iopfq *q)
 	 */
 	IOPFQ_SMP_MB();
 	if (q->ready_head != NIL || iopfq_ring_peek(&q->ring)) {
+		/* relaxed: orders nothing; a producer that still sees 1 notifies once, harmlessly */
 		IOPFQ_STORE_RELAXED(&q->sleeping, 0u);
 		return 0;
 	}
@@ -369,7 +372,7 @@ int iopfq_prepare_sleep(struct iopfq *q)
 void iopfq_finish_sleep(struct iopfq *q)
 {
 	if (q)
-		IOPFQ_STORE_RELAXED(&q->sleeping, 0u);
+		IOPFQ_STORE_RELAXED(&q->sleeping, 0u); /* relaxed: as in iopfq_prepare_sleep() */
 }
 
 void iopfq_counters(struct iopfq *q, struct iopfq_counters *c)
@@ -380,6 +383,7 @@ void iopfq_counters(struct iopfq *q, struct iopfq_counters *c)
 
 	if (!q || !c)
 		return;
+	/* every load below is relaxed: a snapshot of statistics orders nothing */
 #define GONE_(type, name) sum.name = IOPFQ_LOAD_RELAXED(&q->gone.name);
 	IOPFQ_PRODUCER_STATS(GONE_)
 #undef GONE_

@@ -148,7 +148,7 @@ static inline struct iopfq_ring_slot *iopfq_ring_claim(struct iopfq_ring *r,
 	 * expected.
 	 */
 	if (IOPFQ_UNLIKELY(IOPFQ_LOAD_ACQUIRE(&slot->seq) != pos)) {
-		IOPFQ_FETCH_ADD_RELAXED(&r->claim_waits, 1);
+		IOPFQ_FETCH_ADD_RELAXED(&r->claim_waits, 1); /* relaxed: a statistic */
 		while (IOPFQ_LOAD_ACQUIRE(&slot->seq) != pos) /* A1 */
 			IOPFQ_CPU_RELAX();
 	}
@@ -206,7 +206,11 @@ static inline int iopfq_ring_published_at(const struct iopfq_ring *r, iopfq_u32 
 	return IOPFQ_LOAD_RELAXED(&iopfq_ring_slot_at(r, pos)->seq) == pos + 1;
 }
 
-/* Positions claimed but not consumed (an upper bound while producers run). */
+/*
+ * Positions claimed but not consumed (an upper bound while producers run).
+ * Relaxed: not a synchronizing access; it only bounds how far a drain goes
+ * (each slot is still read after its own C1).
+ */
 static inline iopfq_u32 iopfq_ring_count(const struct iopfq_ring *r)
 {
 	return IOPFQ_LOAD_RELAXED(&r->tail) - r->head;

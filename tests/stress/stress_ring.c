@@ -45,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <iopfq/iopfq.h> /* IOPFQ_MEM_ALIGN */
 #include "ring.h"
 
 #if defined(__has_feature)
@@ -382,7 +383,9 @@ static void run_config(const struct config *cfg)
 	if (run->per_producer < 100)
 		run->per_producer = 100;
 	total = (uint64_t)run->nprod * run->per_producer;
-	run->slots = aligned_alloc(64, iopfq_ring_slots_memsize(cfg->capacity, sizeof(struct rec)));
+	run->slots = aligned_alloc(IOPFQ_MEM_ALIGN,
+				   (iopfq_ring_slots_memsize(cfg->capacity, sizeof(struct rec)) +
+				    IOPFQ_MEM_ALIGN - 1) & ~(size_t)(IOPFQ_MEM_ALIGN - 1));
 	CHECK(run->slots != NULL);
 	memset(run->slots, 0xa5, iopfq_ring_slots_memsize(cfg->capacity, sizeof(struct rec)));
 	CHECK_EQ(iopfq_ring_init(&run->ring, run->slots, cfg->capacity, sizeof(struct rec),

@@ -414,6 +414,7 @@ static void test_lookup_unknown(void **state)
 	assert_int_equal(h, 0xdeadbeef);
 	assert_int_equal(iopfq_dev_lookup(f->q, 0, &h), -IOPFQ_ENOENT);
 	assert_int_equal(h, 0xdeadbeef);
+	assert_int_equal(iopfq_dev_lookup(f->q, 100, NULL), -IOPFQ_EINVAL);
 }
 
 static void test_attach_zero_credits(void **state)
@@ -1221,6 +1222,8 @@ static void test_null_queue(void **state)
 	assert_int_equal(iopfq_age_scan(NULL, 0), -IOPFQ_EINVAL);
 	assert_int_equal(iopfq_prepare_sleep(NULL), -IOPFQ_EINVAL);
 	assert_int_equal(iopfq_poll_ready(NULL), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_set_delivery(NULL, IOPFQ_DELIVER_COMPLETION), -IOPFQ_EINVAL);
+	assert_int_equal(iopfq_set_delivery(NULL, IOPFQ_DELIVER_ROUND_ROBIN), -IOPFQ_EINVAL);
 	memset(&c, 0xa5, sizeof(c));
 	iopfq_counters(NULL, &c); /* nothing, and no crash */
 	assert_int_equal(c.accepted, 0xa5a5a5a5a5a5a5a5ull);

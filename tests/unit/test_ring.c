@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <iopfq/iopfq.h> /* IOPFQ_MEM_ALIGN */
 #include "ring.h"
 
 #define POISON 0xa5
@@ -65,9 +66,11 @@ _Static_assert(sizeof(struct rec8) == 8, "struct rec8 must be 8 bytes");
 static const uint32_t capacities[] = { 1, 2, 4, 1024 };
 #define NCAPS (sizeof(capacities) / sizeof(capacities[0]))
 
-static void *alloc64(size_t size)
+/* Ring memory, aligned as the ring requires (IOPFQ_MEM_ALIGN covers the cache line) */
+static void *alloc_ring(size_t size)
 {
-	void *p = aligned_alloc(64, (size + 63) & ~(size_t)63);
+	void *p = aligned_alloc(IOPFQ_MEM_ALIGN,
+				(size + IOPFQ_MEM_ALIGN - 1) & ~(size_t)(IOPFQ_MEM_ALIGN - 1));
 
 	assert_non_null(p);
 	memset(p, POISON, size);
@@ -124,7 +127,7 @@ static struct rec *ring_new(struct iopfq_ring *r, uint32_t cap, uint32_t start)
 	struct rec *slots;
 
 	assert_int_equal(size, (size_t)cap * sizeof(struct rec));
-	slots = alloc64(size);
+	slots = alloc_ring(size);
 	memset(r, 0x5a, sizeof(*r));
 	assert_int_equal(iopfq_ring_init(r, slots, cap, sizeof(struct rec), start), 0);
 	assert_int_equal(iopfq_ring_capacity(r), cap);
@@ -233,7 +236,7 @@ static void test_init_rejects_bad_capacity(void **state)
 		(1u << 31) + 1, (1u << 31) + 2, 0xc0000000u, 0xfffffffeu, 0xffffffffu,
 	};
 	size_t size = 16 * sizeof(struct rec);
-	void *mem = alloc64(size);
+	void *mem = alloc_ring(size);
 	size_t i;
 
 	(void)state;
@@ -250,7 +253,7 @@ static void test_init_rejects_bad_stride(void **state)
 	static const uint32_t bad[] = { 0, 1, 2, 3, 5, 6, 7, 10, 62, 65, 66, 0xffffffffu };
 	static const uint32_t good[] = { 4, 8, 12, 60, 64, 68, 128 };
 	size_t size = 4 * 128;
-	void *mem = alloc64(size);
+	void *mem = alloc_ring(size);
 	struct iopfq_ring r;
 	size_t i;
 
@@ -278,7 +281,7 @@ static void test_init_rejects_misaligned(void **state)
 {
 	static const size_t bad_off[] = { 4, 8, 16, 32, 60 };
 	size_t size = 9 * 128;
-	uint8_t *mem = alloc64(size);
+	uint8_t *mem = alloc_ring(size);
 	struct iopfq_ring r;
 	size_t i;
 
@@ -344,7 +347,7 @@ static void test_empty(void **state)
 		struct iopfq_ring r;
 		struct rec *slots = ring_new(&r, cap, start);
 		size_t out_size = (cap + 1) * sizeof(struct rec);
-		struct rec *out = alloc64(out_size);
+		struct rec *out = alloc_ring(out_size);
 		uint32_t lap;
 
 		/* fresh, and again after each full lap has gone through */
@@ -502,7 +505,7 @@ static void test_burst_boundaries(void **state)
 		struct iopfq_ring r;
 		struct rec *slots = ring_new(&r, cap, start);
 		size_t out_n = cap + 2;
-		struct rec *out = alloc64(out_n * sizeof(*out));
+		struct rec *out = alloc_ring(out_n * sizeof(*out));
 		uint32_t produced = 0, consumed = 0, n;
 
 		/* full ring: max 0 takes nothing */
@@ -572,7 +575,7 @@ static void run_laps(uint32_t cap, uint32_t start)
 {
 	struct iopfq_ring r;
 	struct rec *slots = ring_new(&r, cap, start);
-	struct rec *out = alloc64((cap + 1) * sizeof(*out));
+	struct rec *out = alloc_ring((cap + 1) * sizeof(*out));
 	uint32_t total = 5 * cap + 3, produced = 0, consumed = 0;
 	uint32_t rnd = start ^ cap, step = 0;
 	int saw_zero = 0;
@@ -684,7 +687,7 @@ static void test_unpublished_blocks_head(void **state)
 	const uint32_t cap = 8, start = 0xfffffffeu;
 	struct iopfq_ring r;
 	struct rec *slots = ring_new(&r, cap, start);
-	struct rec *out = alloc64((cap + 1) * sizeof(*out));
+	struct rec *out = alloc_ring((cap + 1) * sizeof(*out));
 	struct rec *a, *b, *c, *d;
 	uint32_t pa, pb, pc, pd, n;
 
@@ -830,7 +833,7 @@ static void test_stride8(void **state)
 {
 	const uint32_t cap = 16, start = 0xffffffffu - 5;
 	const size_t guard = 56, size = cap * sizeof(struct rec8);
-	uint8_t *mem = alloc64(guard + size + guard);
+	uint8_t *mem = alloc_ring(guard + size + guard);
 	/* only 8-byte aligned: allowed, the stride is not a cache-line multiple */
 	struct rec8 *slots = (struct rec8 *)(mem + guard);
 	struct rec8 out[17];

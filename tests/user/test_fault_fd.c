@@ -19,14 +19,18 @@
  *   device model: page_response (dev_ctx, codes, origin, npages), credits
  *          (-EDQUOT and the SUCCESS answer convention), Stop Markers, failed
  *          devices, detach and flush (INVALID answers, revoked cookies),
- *          aging, consumer calls from every callback path (-EDEADLK, nothing
- *          changed; another object's consumer side stays usable), bad handles.
+ *          aging, consumer calls from every callback path, write and pwrite
+ *          included (-EDEADLK, nothing changed; another object's consumer
+ *          side stays usable), destroy from the object's own callbacks (a
+ *          warning, nothing else), bad handles, handles that stay stale
+ *          because a spent device-table slot retires.
  *
  * Each refusal is checked for its errno and for changing nothing: the
  * queue's counters, the fd's readiness and what a later read returns.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +54,7 @@ struct fx {
 	int reenter_rc;           /* what the aged callback's consumer call returned */
 	struct iopfq_aged aged[16];
 	unsigned naged;
+	unsigned long warnings0;  /* iopfq_warnings() the teardown expects */
 };
 
 static struct fx *cur; /* for the callbacks */
@@ -87,6 +92,7 @@ static int fx_make(void **state, uint32_t budget, uint32_t gen_bits, uint32_t de
 	    iopfq_fault_dev_attach(x->f, DEV_B, budget / 2, &x->ctx_b, &x->b))
 		return -1;
 	cur = x;
+	x->warnings0 = iopfq_warnings();
 	*state = x;
 	return 0;
 }
@@ -113,7 +119,7 @@ static int fx_teardown(void **state)
 	struct fx *x = *state;
 
 	iopfq_fault_destroy(x->f);
-	assert_int_equal(iopfq_warnings(), 0);
+	assert_int_equal(iopfq_warnings(), x->warnings0);
 	pthread_mutex_destroy(&x->rec.lock);
 	free(x);
 	return 0;
@@ -631,6 +637,42 @@ static void test_attach_errors(void **state)
 	assert_int_equal(iopfq_fault_counters(x->f, NULL, NULL), -EINVAL);
 }
 
+/*
+ * A detached handle is stale forever (user.h, iopfq_fault_dev_attach()):
+ * with dev_gen_bits 2 the one slot issues generations 1, 2, 3 and is then
+ * retired, so the fourth attach is -ENOSPC and no old handle comes back.
+ */
+static void test_handle_stale_forever(void **state)
+{
+	struct fx *x = *state;
+	struct iopfq_config cfg = { .max_devices = 1, .credit_budget = 4, .dev_gen_bits = 2 };
+	struct iopfq_fault_ops ops = { .page_response = on_response, .arg = x };
+	iopfq_dev_t h[3], none = 0;
+	struct iopfq_request r = page_req(1, 1, 1, 0x1000);
+	int i, j;
+
+	iopfq_fault_destroy(x->f);
+	assert_int_equal(iopfq_fault_create(&cfg, &ops, &x->f), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(iopfq_fault_dev_attach(x->f, DEV_A, 4, NULL, &h[i]), 0);
+		for (j = 0; j < i; j++)
+			assert_int_not_equal(h[i], h[j]);
+		report_ok(x->f, h[i], r); /* the live handle works */
+		assert_int_equal(iopfq_fault_dev_detach(x->f, h[i]), 0);
+	}
+	assert_int_equal(iopfq_fault_dev_attach(x->f, DEV_A, 4, NULL, &none), -ENOSPC);
+	assert_int_equal(none, 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(iopfq_fault_report(x->f, h[i], &r, NULL), -ENODEV);
+		assert_int_equal(iopfq_fault_dev_detach(x->f, h[i]), -ENODEV);
+		assert_int_equal(iopfq_fault_flush(x->f, h[i], 1, IOPFQ_FLUSH_PASID_VALID), -ENODEV);
+		assert_int_equal(iopfq_fault_dev_set_flags(x->f, h[i], 0), -ENODEV);
+	}
+	assert_int_equal(counters(x->f).devices_attached, 0);
+	assert_int_equal(counters(x->f).auto_answered, 3); /* each detach answered its group */
+	assert_conserved(x);
+}
+
 static void test_stop_marker(void **state)
 {
 	struct fx *x = *state;
@@ -862,6 +904,38 @@ static void test_callback_reentry_write(void **state)
 	assert_int_equal(iopfq_fault_dev_detach(x->f, x->a), 0);
 }
 
+/* The same through the positional write: its answers run the same callback path */
+static void test_callback_reentry_pwrite(void **state)
+{
+	struct fx *x = *state;
+	struct iopfq_hwpt_pgfault recs[4];
+	struct iopfq_hwpt_page_response r = { .code = IOPFQ_PAGE_RESP_SUCCESS };
+	struct snap s;
+
+	probe_object(x);
+	group(x->f, x->b, 2, 1, 1, 0x1000);
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
+	group(x->f, x->a, 1, 2, 2, 0x2000);
+	s = snap_of(x);
+	r.cookie = recs[0].cookie;
+	probe_arm();
+	assert_int_equal(iopfq_fault_pwrite(x->f, &r, sizeof(r), 0), RSP);
+	probe_expect_deadlk();
+	assert_int_equal(rec_count(&x->rec), s.responses + 1);
+	assert_int_equal(x->rec.resp[s.responses].dev_id, DEV_B);
+	assert_int_equal(counters(x->f).answered, s.c.answered + 1);
+	assert_int_equal(counters(x->f).ready, s.c.ready);
+	assert_true(fd_readable(x->f));
+	assert_devices_untouched(x);
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), 2 * REC);
+	/* the record-counted wrapper goes through the same path */
+	r.cookie = recs[0].cookie;
+	probe_arm();
+	assert_int_equal(iopfq_fault_write_responses(x->f, &r, 1), 1);
+	probe_expect_deadlk();
+	assert_int_equal(iopfq_fault_dev_detach(x->f, x->b), 0);
+}
+
 static void test_callback_reentry_detach_flush(void **state)
 {
 	struct fx *x = *state;
@@ -907,6 +981,167 @@ static void test_callback_reentry_destroy_and_age(void **state)
 	probe_expect_deadlk();
 	assert_int_equal(x->rec.resp[0].origin, IOPFQ_ANSWER_DETACH);
 	probe_object(x); /* for the teardown */
+}
+
+/*
+ * iopfq_fault_destroy() from a callback of the object it destroys: user.h
+ * says it warns (iopfq_warnings(), a line on stderr) and does nothing. From
+ * every callback path; each time the object must work on as before.
+ */
+static struct {
+	int armed;
+	unsigned runs;
+	unsigned long warned;  /* iopfq_warnings() added by the destroy */
+	int fd_after;          /* the object's fd, asked right after it */
+} destroy_probe;
+
+static void destroy_from_callback(struct fx *x)
+{
+	unsigned long w = iopfq_warnings();
+
+	if (!destroy_probe.armed)
+		return;
+	destroy_probe.armed = 0;
+	destroy_probe.runs++;
+	iopfq_fault_destroy(x->f);
+	destroy_probe.warned = iopfq_warnings() - w;
+	destroy_probe.fd_after = iopfq_fault_fd(x->f);
+}
+
+static void on_response_destroy(void *arg, const struct iopfq_response *r)
+{
+	struct fx *x = arg;
+
+	rec_on_response(&x->rec, r);
+	destroy_from_callback(x);
+}
+
+static void on_aged_destroy(void *arg, const struct iopfq_aged *a)
+{
+	(void)a;
+	destroy_from_callback(arg);
+}
+
+/* Run @what with stderr captured into @buf (NUL-terminated). */
+#define WITH_STDERR(buf, what)                                                 \
+	do {                                                                   \
+		FILE *tmp_ = tmpfile();                                        \
+		int saved_ = dup(STDERR_FILENO);                               \
+		size_t got_;                                                   \
+		assert_non_null(tmp_);                                         \
+		assert_true(saved_ >= 0);                                      \
+		assert_true(dup2(fileno(tmp_), STDERR_FILENO) >= 0);           \
+		what;                                                          \
+		assert_true(dup2(saved_, STDERR_FILENO) >= 0);                 \
+		close(saved_);                                                 \
+		rewind(tmp_);                                                  \
+		got_ = fread((buf), 1, sizeof(buf) - 1, tmp_);                 \
+		(buf)[got_] = 0;                                               \
+		fclose(tmp_);                                                  \
+	} while (0)
+
+/* The destroy ran once, warned once, and left the object (and its fd) alone */
+static void expect_destroy_refused(struct fx *x, const char *err)
+{
+	assert_int_equal(destroy_probe.runs, 1);
+	assert_int_equal(destroy_probe.warned, 1);
+	assert_non_null(strstr(err, "WARNING"));
+	assert_int_equal(destroy_probe.fd_after, iopfq_fault_fd(x->f));
+	assert_true(fcntl(iopfq_fault_fd(x->f), F_GETFD) >= 0); /* not closed */
+}
+
+/* The object still does what it did: report, readiness, read, answer */
+static void expect_object_works(struct fx *x, iopfq_dev_t dev, uint32_t dev_id)
+{
+	struct iopfq_hwpt_pgfault recs[4];
+	unsigned before = rec_count(&x->rec);
+	iopfq_dev_t h = 0;
+
+	assert_int_equal(iopfq_fault_dev_lookup(x->f, dev_id, &h), 0);
+	assert_int_equal(h, dev);
+	assert_false(fd_readable(x->f));
+	group(x->f, dev, 3, 7, 2, 0x7000);
+	assert_true(fd_readable(x->f));
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), 2 * REC);
+	assert_int_equal(recs[0].dev_id, dev_id);
+	assert_false(fd_readable(x->f));
+	answer(x->f, recs[0].cookie, IOPFQ_PAGE_RESP_SUCCESS, RSP);
+	assert_int_equal(rec_count(&x->rec), before + 1);
+	assert_conserved(x);
+}
+
+static void destroy_arm(void)
+{
+	destroy_probe.armed = 1;
+	destroy_probe.runs = 0;
+	destroy_probe.warned = 0;
+	destroy_probe.fd_after = -1;
+}
+
+static void test_callback_destroy_own_object(void **state)
+{
+	struct fx *x = *state;
+	struct iopfq_config cfg = { .max_devices = 4, .credit_budget = 16 };
+	struct iopfq_fault_ops ops = { .page_response = on_response_destroy,
+				       .aged = on_aged_destroy, .arg = x };
+	struct iopfq_hwpt_page_response r = { .code = IOPFQ_PAGE_RESP_SUCCESS };
+	struct iopfq_hwpt_pgfault recs[4];
+	unsigned long w0 = iopfq_warnings();
+	char err[512];
+
+	iopfq_fault_destroy(x->f);
+	x->rec.n = 0;
+	assert_int_equal(iopfq_fault_create(&cfg, &ops, &x->f), 0);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, DEV_A, 4, &x->ctx_a, &x->a), 0);
+	assert_int_equal(iopfq_fault_dev_attach(x->f, DEV_B, 4, &x->ctx_b, &x->b), 0);
+
+	/* write: page_response on the answering thread, no lock held */
+	group(x->f, x->a, 1, 1, 1, 0x1000);
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
+	destroy_arm();
+	WITH_STDERR(err, answer(x->f, recs[0].cookie, IOPFQ_PAGE_RESP_SUCCESS, RSP));
+	expect_destroy_refused(x, err);
+	assert_int_equal(counters(x->f).answered, 1);
+	expect_object_works(x, x->a, DEV_A);
+
+	/* pwrite: the same path */
+	group(x->f, x->b, 2, 1, 1, 0x2000);
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
+	r.cookie = recs[0].cookie;
+	destroy_arm();
+	WITH_STDERR(err, assert_int_equal(iopfq_fault_pwrite(x->f, &r, sizeof(r), 0), RSP));
+	expect_destroy_refused(x, err);
+	expect_object_works(x, x->b, DEV_B);
+
+	/* age_scan: the aged callback, under the consumer mutex */
+	group(x->f, x->a, 1, 2, 1, 0x3000);
+	destroy_arm();
+	WITH_STDERR(err, assert_int_equal(iopfq_fault_age_scan(x->f, 0), 1));
+	expect_destroy_refused(x, err);
+	assert_int_equal(iopfq_fault_read(x->f, recs, sizeof(recs)), REC);
+	answer(x->f, recs[0].cookie, IOPFQ_PAGE_RESP_SUCCESS, RSP);
+	expect_object_works(x, x->a, DEV_A);
+
+	/* flush: page_response under the consumer mutex (origin FLUSH) */
+	group(x->f, x->b, 2, 2, 1, 0x4000);
+	destroy_arm();
+	WITH_STDERR(err, assert_int_equal(iopfq_fault_flush(x->f, x->b, 2, IOPFQ_FLUSH_PASID_VALID),
+					  0));
+	expect_destroy_refused(x, err);
+	assert_int_equal(x->rec.resp[rec_count(&x->rec) - 1].origin, IOPFQ_ANSWER_FLUSH);
+	expect_object_works(x, x->b, DEV_B);
+
+	/* detach: the same; the detach itself completes */
+	group(x->f, x->b, 2, 3, 1, 0x5000);
+	destroy_arm();
+	WITH_STDERR(err, assert_int_equal(iopfq_fault_dev_detach(x->f, x->b), 0));
+	expect_destroy_refused(x, err);
+	assert_int_equal(x->rec.resp[rec_count(&x->rec) - 1].origin, IOPFQ_ANSWER_DETACH);
+	assert_int_equal(iopfq_fault_dev_lookup(x->f, DEV_B, &(iopfq_dev_t){ 0 }), -ENOENT);
+	expect_object_works(x, x->a, DEV_A);
+
+	assert_int_equal(iopfq_warnings(), w0 + 5);
+	x->warnings0 = iopfq_warnings(); /* the five above, and no other */
 }
 
 /* A callback of one object may use another object's consumer side */
@@ -1002,13 +1237,16 @@ int main(void)
 		T(test_report_refusals),
 		T(test_credits),
 		T(test_attach_errors),
+		T(test_handle_stale_forever),
 		T(test_stop_marker),
 		T(test_detach_answers_and_revokes),
 		T(test_flush),
 		T(test_age_scan),
 		T(test_callback_reentry_write),
+		T(test_callback_reentry_pwrite),
 		T(test_callback_reentry_detach_flush),
 		T(test_callback_reentry_destroy_and_age),
+		T(test_callback_destroy_own_object),
 		T(test_callback_other_object),
 		T(test_report_from_callback),
 	};

@@ -210,7 +210,7 @@ static void hook_notify(void *ctx)
 {
 	struct iopfq_fault *f = ctx;
 
-	__atomic_fetch_add(&f->kicks, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&f->kicks, 1, __ATOMIC_RELAXED); /* relaxed: a statistic */
 	/*
 	 * F1: store of kick (seq_cst); establishes a synchronizing edge with
 	 * the exchange of kick at F3. The reporter tests it after
@@ -259,6 +259,7 @@ static void fd_set_readable(struct iopfq_fault *f, int readable)
 	if (IOPFQ_WARN_ON(rc != (ssize_t)sizeof(v)))
 		return;
 	f->readable = readable;
+	/* relaxed: statistics, written under the lock, read by iopfq_fault_counters() */
 	__atomic_store_n(readable ? &f->wakeups : &f->sleeps,
 			 (readable ? f->wakeups : f->sleeps) + 1, __ATOMIC_RELAXED);
 }
@@ -313,7 +314,7 @@ static void consumer_unlock(struct iopfq_fault *f)
 		 * kick; establishes a synchronizing edge with the full fence at F2.
 		 */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (!__atomic_load_n(&f->kick, __ATOMIC_RELAXED))
+		if (!__atomic_load_n(&f->kick, __ATOMIC_RELAXED)) /* relaxed: F4 orders it */
 			return;
 		if (pthread_mutex_trylock(&f->lock))
 			return; /* the new holder sees the kick at its unlock */
@@ -330,7 +331,7 @@ static void kick(struct iopfq_fault *f)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (pthread_mutex_trylock(&f->lock))
 		return;
-	__atomic_fetch_add(&f->kick_syncs, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&f->kick_syncs, 1, __ATOMIC_RELAXED); /* relaxed: a statistic */
 	consumer_unlock(f);
 }
 
@@ -562,7 +563,12 @@ IOPFQ_API int iopfq_fault_report(struct iopfq_fault *f, iopfq_dev_t dev,
 	urcu_memb_read_lock();
 	rc = iopfq_report(f->q, dev, req, answer);
 	urcu_memb_read_unlock();
-	/* our notify (or another reporter's) asked for a readiness re-evaluation */
+	/*
+	 * Our notify (or another reporter's) asked for a readiness
+	 * re-evaluation. Relaxed: our own F1 is sequenced before this load,
+	 * and a kick set by another reporter is that reporter's to act on;
+	 * kick() fences (F2) before it acts.
+	 */
 	if (IOPFQ_UNLIKELY(__atomic_load_n(&f->kick, __ATOMIC_RELAXED)))
 		kick(f);
 	return rc;
@@ -685,7 +691,7 @@ IOPFQ_API int iopfq_fault_counters(struct iopfq_fault *f, struct iopfq_counters 
 	if (!f || !c)
 		return -EINVAL;
 	iopfq_counters(f->q, c);
-	if (stats) {
+	if (stats) { /* relaxed loads: a snapshot of statistics orders nothing */
 		stats->wakeups = __atomic_load_n(&f->wakeups, __ATOMIC_RELAXED);
 		stats->sleeps = __atomic_load_n(&f->sleeps, __ATOMIC_RELAXED);
 		stats->kicks = __atomic_load_n(&f->kicks, __ATOMIC_RELAXED);

@@ -22,7 +22,7 @@ IOPFQ_STATIC_ASSERT(IOPFQ_EINVAL == EINVAL, "EINVAL");
 IOPFQ_STATIC_ASSERT(IOPFQ_ENOSPC == ENOSPC, "ENOSPC");
 IOPFQ_STATIC_ASSERT(IOPFQ_EDQUOT == EDQUOT, "EDQUOT");
 
-static unsigned long warnings; /* atomic */
+static unsigned long warnings; /* atomic, relaxed: a count that orders nothing */
 
 /*
  * The core found a broken invariant. The kernel would WARN and go on; so do

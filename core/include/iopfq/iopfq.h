@@ -34,8 +34,8 @@
  * Ordering: each function's "Ordering:" line says what its caller gets; the
  * edge labels (R1, K2, ...) are those of docs/memory-ordering.md. The
  * consumer-side calls get nothing from one another beyond what the
- * adapter's lock that serializes them gives. A function without such a line
- * orders nothing for its caller.
+ * adapter's lock that serializes them gives. Every function has such a
+ * line; "none" means the call orders nothing for its caller.
  */
 #ifndef IOPFQ_IOPFQ_H
 #define IOPFQ_IOPFQ_H
@@ -50,7 +50,14 @@ extern "C" {
 
 struct iopfq;
 
-/* A device handle from iopfq_dev_attach(): slot index and generation. 0 is never valid. */
+/*
+ * A device handle from iopfq_dev_attach(): generation << 12 | slot index.
+ * 0 is never valid. A detached handle is stale forever: a device-table slot
+ * issues generations 1 .. 2^dev_gen_bits - 1 (1 048 575 by default), one
+ * per attach, and is retired once its last is detached, so a queue admits
+ * at most max_devices * (2^dev_gen_bits - 1) attaches in its lifetime
+ * (struct iopfq_config).
+ */
 typedef iopfq_u32 iopfq_dev_t;
 
 /* Hardware Page Group Response codes (PCIe), as passed to ops->page_response */
@@ -294,13 +301,15 @@ struct iopfq_geometry {
 };
 
 /**
- * iopfq_geometry - what a configuration derives.
+ * iopfq_config_geometry - what a configuration derives.
+ * Ordering: none (touches no queue).
  * Context: any. Return: 0, or -EINVAL for a configuration out of range.
  */
 int iopfq_config_geometry(const struct iopfq_config *cfg, struct iopfq_geometry *geo);
 
 /**
  * iopfq_memsize - bytes of memory iopfq_init() needs for @cfg.
+ * Ordering: none (touches no queue).
  * Context: any. Return: the size, or 0 if @cfg is invalid.
  */
 iopfq_size_t iopfq_memsize(const struct iopfq_config *cfg);
@@ -326,14 +335,16 @@ int iopfq_init(void *mem, iopfq_size_t memsize, const struct iopfq_config *cfg,
  * iopfq_dev_attach - admit a device with @credits page requests outstanding
  * (its PRI Outstanding Page Request Allocation).
  * @dev_ctx: given back in every struct iopfq_response for this device
- * @handle: set to the device's handle for iopfq_report()
+ * @handle: set to the device's handle for iopfq_report(); stale forever
+ *	once the device is detached (see iopfq_dev_t)
  * Ordering: the attach happens before every report that finds the device
  * attached (D0 with P0); hand @handle to the reporting threads as you like.
  * Context: consumer side.
  * Return: 0; -EINVAL for 0 credits or a NULL @handle; -EEXIST if @dev_id is
- * attached; -ENOSPC if the credit budget or the device table is spent
- * (admission control: what keeps the ring from ever overflowing; a slot
- * whose generations are spent is retired, see struct iopfq_config).
+ * attached; -ENOSPC if the credit budget is spent (admission control: what
+ * keeps the ring from ever overflowing) or no device-table slot is free (a
+ * slot retires after 2^dev_gen_bits - 1 attaches, 1 048 575 by default:
+ * see iopfq_dev_t).
  */
 int iopfq_dev_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void *dev_ctx,
 		 iopfq_dev_t *handle);
@@ -352,8 +363,8 @@ int iopfq_dev_attach(struct iopfq *q, iopfq_u32 dev_id, iopfq_u32 credits, void 
  */
 int iopfq_dev_detach(struct iopfq *q, iopfq_dev_t dev);
 
-/* Look up an attached device's handle by dev_id. Context: consumer side.
- * Return: 0, or -ENOENT. */
+/* Look up an attached device's handle by dev_id. Ordering: none.
+ * Context: consumer side. Return: 0; -ENOENT; -EINVAL for a NULL @handle. */
 int iopfq_dev_lookup(struct iopfq *q, iopfq_u32 dev_id, iopfq_dev_t *handle);
 
 /* iopfq_dev_set_flags() flags */
@@ -486,6 +497,11 @@ int iopfq_flush(struct iopfq *q, iopfq_dev_t dev, iopfq_u32 pasid, iopfq_u32 fla
  * iopfq_age_scan - report through ops->aged, once per group, every group
  * (partial, ready or delivered) pending for at least @threshold_ns. Groups
  * are never completed on age: PCIe has no page-request timeout.
+ * Ordering: the call first drains the ring, as iopfq_read() does: each
+ * drained request's reporter's writes before its report happen before the
+ * scan and its ops->aged calls (C1). It orders nothing for delivered groups'
+ * answers: a group answered on another thread meanwhile may still be
+ * reported.
  * Context: consumer side. Return: the number of groups newly reported.
  */
 int iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns);
@@ -502,7 +518,8 @@ int iopfq_age_scan(struct iopfq *q, iopfq_u64 threshold_ns);
  */
 int iopfq_prepare_sleep(struct iopfq *q);
 
-/* The consumer woke up (or decided not to sleep). Context: consumer side. */
+/* The consumer woke up (or decided not to sleep). Ordering: none (a
+ * relaxed store of the announcement). Context: consumer side. */
 void iopfq_finish_sleep(struct iopfq *q);
 
 /**

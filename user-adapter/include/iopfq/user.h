@@ -37,6 +37,14 @@
  *   iopfq_fault_destroy()         alone: no other call on the object may
  *                                 run or start
  *
+ * Ordering: each function's "Ordering:" line says what its caller gets,
+ * what happens before what (the edge labels, R1, K2, ..., are those of
+ * docs/memory-ordering.md and of iopfq/iopfq.h); "none" means the call
+ * orders nothing for its caller. The consumer-side calls take the object's
+ * mutex, so each of them happens before every consumer-side call that
+ * takes the mutex after it, on any thread; the other calls take no lock
+ * and get only what their own line says.
+ *
  * Callbacks (struct iopfq_fault_ops) and re-entry: page_response runs on
  * the thread that answered (a iopfq_fault_write() caller, holding no lock;
  * or the caller of detach, flush or destroy, holding the consumer mutex);
@@ -139,6 +147,8 @@ struct iopfq_fault_stats {
  * buffer of credit_budget records for unaligned read buffers, and the
  * device table). The fd starts not readable.
  *
+ * Ordering: none; hand the object to other threads with your own
+ * synchronization (a lock, thread creation) before they use it.
  * Context: process; allocates, opens an eventfd.
  * Return: 0; -EINVAL for a NULL @cfg or @faultp, or a configuration
  * iopfq_config_geometry() refuses; -ENOMEM; -EMFILE or -ENFILE from eventfd().
@@ -151,6 +161,10 @@ IOPFQ_API int iopfq_fault_create(const struct iopfq_config *cfg, const struct io
  * groups are answered INVALID through @ops->page_response, like a device
  * detach in iommufd), close the fd and free everything.
  * @f: may be NULL (nothing happens)
+ * Ordering: the caller must have ordered every other call on @f before
+ * this one (they have returned, and the caller knows it through its own
+ * synchronization); the page_response calls it makes run on its thread
+ * before it returns.
  * Context: process; sleeps (synchronize_rcu). No other call on @f may run
  * or start, and no thread may report to it any more.
  */
@@ -166,6 +180,8 @@ IOPFQ_API void iopfq_fault_destroy(struct iopfq_fault *f);
  * reports the transition to readable: read until iopfq_fault_read()
  * returns 0, as epoll(7) asks.
  *
+ * Ordering: none (the fd is fixed at create). Readiness itself follows
+ * iopfq_fault_report() and the consumer-side calls, as they say.
  * Context: any. Return: the fd (>= 0), or -EINVAL for a NULL @f.
  */
 IOPFQ_API int iopfq_fault_fd(const struct iopfq_fault *f);
@@ -183,6 +199,11 @@ IOPFQ_API int iopfq_fault_fd(const struct iopfq_fault *f);
  * for the next read. Never blocks.
  * After it returns, the fd is readable iff a complete group is still queued.
  *
+ * Ordering: what each delivered request's reporter wrote before its
+ * iopfq_fault_report() happens before this call returns (R1 with C1). What
+ * the caller wrote before this call happens before the page_response of
+ * the iopfq_fault_write() that answers one of the cookies it returned,
+ * whatever thread writes it (K1 with K2).
  * Context: consumer side (takes the object's mutex).
  * Return: bytes read, a multiple of 40; 0 when nothing is queued, when
  * @count is 0, or when the first group does not fit (see
@@ -196,7 +217,7 @@ IOPFQ_API ssize_t iopfq_fault_read(struct iopfq_fault *f, void *buf, size_t coun
  * iopfq_fault_pread - iopfq_fault_read() with a file offset, as pread(2)
  * passes it: a positive @offset is -ESPIPE (the fault FD is a stream), a
  * negative one -EINVAL (refused by pread(2) itself before the file sees it).
- * Context and Return: as iopfq_fault_read().
+ * Ordering, Context and Return: as iopfq_fault_read().
  */
 IOPFQ_API ssize_t iopfq_fault_pread(struct iopfq_fault *f, void *buf, size_t count, off_t offset);
 
@@ -212,6 +233,14 @@ IOPFQ_API ssize_t iopfq_fault_pread(struct iopfq_fault *f, void *buf, size_t cou
  * not. Of two threads answering one cookie exactly one wins. The winner
  * returns the group's credits to its device, then calls ops->page_response.
  *
+ * Ordering: for each answer consumed, what the reader wrote before the
+ * iopfq_fault_read() that returned its cookie happens before page_response
+ * runs (K1 with K2); the group's credits are back before page_response runs
+ * (X1), so a report of the device after page_response finds them; and an
+ * iopfq_fault_dev_detach() or iopfq_fault_flush() of the group's device
+ * that returns after this call consumed the answer has waited for its
+ * page_response to return (X4 with X6). Nothing else: the call takes no
+ * lock.
  * Context: any thread, any number at once; takes no lock; does not sleep
  * unless page_response does.
  * Return: bytes consumed (a multiple of 8) if at least one answer was; else
@@ -224,7 +253,8 @@ IOPFQ_API ssize_t iopfq_fault_write(struct iopfq_fault *f, const void *buf, size
 
 /**
  * iopfq_fault_pwrite - iopfq_fault_write() with a file offset: positive is
- * -ESPIPE, negative -EINVAL. Context and Return: as iopfq_fault_write().
+ * -ESPIPE, negative -EINVAL. Ordering, Context and Return: as
+ * iopfq_fault_write().
  */
 IOPFQ_API ssize_t iopfq_fault_pwrite(struct iopfq_fault *f, const void *buf, size_t count,
 				     off_t offset);
@@ -232,6 +262,8 @@ IOPFQ_API ssize_t iopfq_fault_pwrite(struct iopfq_fault *f, const void *buf, siz
 /**
  * iopfq_fault_next_group_size - records in the oldest complete group (what a
  * read needs room for), 0 if none.
+ * Ordering: as iopfq_fault_read() for the requests it takes out of the
+ * ring (R1 with C1).
  * Context: consumer side. Return: the record count, or -EINVAL for a NULL
  * @f, -EDEADLK from a callback.
  */
@@ -255,6 +287,12 @@ IOPFQ_API int iopfq_fault_next_group_size(struct iopfq_fault *f);
  * group makes the fd readable before it returns or before the current
  * consumer-side call returns, and one that does not leaves it not readable.
  *
+ * Ordering: what the caller wrote before an accepted report happens before
+ * the return of the iopfq_fault_read() that delivers it (R1 with C1), and
+ * the report is inside an RCU read-side section, so a successful
+ * iopfq_fault_dev_detach() or iopfq_fault_flush() that starts after it
+ * began returns only after it returned (their synchronize_rcu). A refused
+ * report orders nothing else.
  * Context: any thread (not a signal handler); many at once. Wait-free when
  * the consumer is awake; never blocks.
  * Return: 0; -ENODEV unknown or detached handle; -EIO device failed;
@@ -269,11 +307,19 @@ IOPFQ_API int iopfq_fault_report(struct iopfq_fault *f, iopfq_dev_t dev,
  * @dev_id: the id its records carry (unique on this fault FD)
  * @credits: its PRI Outstanding Page Request Allocation
  * @dev_ctx: given back in every struct iopfq_response for it
- * @handle: set to its handle for report, detach, flush and set_flags
+ * @handle: set to its handle for report, detach, flush and set_flags. A
+ *	detached handle is stale forever (-ENODEV from then on): each slot of
+ *	the device table issues generations 1 .. 2^dev_gen_bits - 1 (struct
+ *	iopfq_config; 1 048 575 by default), one per attach, and is retired
+ *	once its last is detached, so an object admits at most max_devices *
+ *	(2^dev_gen_bits - 1) attaches in its lifetime (max_devices * 1 048 575
+ *	by default); after that, -ENOSPC.
+ * Ordering: the attach happens before every report that finds the device
+ * attached (D0 with P0); hand @handle to the reporting threads as you like.
  * Context: consumer side.
  * Return: 0; -EINVAL for 0 credits or NULL @f/@handle; -EEXIST if @dev_id is
- * attached; -ENOSPC if the credit budget or the device table is spent;
- * -EDEADLK from a callback.
+ * attached; -ENOSPC if the credit budget is spent or no slot of the device
+ * table is free (slots retire, above); -EDEADLK from a callback.
  */
 IOPFQ_API int iopfq_fault_dev_attach(struct iopfq_fault *f, iopfq_u32 dev_id, iopfq_u32 credits,
 				     void *dev_ctx, iopfq_dev_t *handle);
@@ -284,7 +330,12 @@ IOPFQ_API int iopfq_fault_dev_attach(struct iopfq_fault *f, iopfq_u32 dev_id, io
  * queued or delivered, is answered INVALID (origin DETACH), its cookies are
  * revoked (a late write of one is -EINVAL), its partial pages are dropped
  * and its credits returned. After it returns no record of the device is
- * ever read.
+ * ever read, and @dev is stale forever (see iopfq_fault_dev_attach()).
+ * Ordering: every report of the device that began before the call has
+ * returned (synchronize_rcu), and every answer of it has returned its
+ * credits and its page_response (X6), before the call returns: their
+ * effects happen before it, and the device's dev_ctx is no longer used by
+ * the object.
  * Context: consumer side; sleeps.
  * Return: 0; -ENODEV unknown or stale handle; -EINVAL NULL @f; -EDEADLK.
  */
@@ -297,6 +348,8 @@ IOPFQ_API int iopfq_fault_dev_detach(struct iopfq_fault *f, iopfq_dev_t dev);
  *	device's requests without PASID)
  * @flags: IOPFQ_FLUSH_PASID_VALID, and IOPFQ_FLUSH_NO_RESPONSE (answer
  *	nothing) or not (answer INVALID to complete groups)
+ * Ordering: as iopfq_fault_dev_detach(), for the reports and answers of
+ * (@dev, @pasid).
  * Context: consumer side; sleeps.
  * Return: 0; -ENODEV; -EINVAL bad PASID or flags, NULL @f; -EDEADLK.
  */
@@ -306,6 +359,8 @@ IOPFQ_API int iopfq_fault_flush(struct iopfq_fault *f, iopfq_dev_t dev, iopfq_u3
 /**
  * iopfq_fault_dev_set_flags - mark a device failed (IOPFQ_DEV_FAILED: its
  * reports get -EIO) or healthy again (0) (iopfq_dev_set_flags()).
+ * Ordering: reports that see the new state (D1 with P0) act on it; a
+ * report already past its check of the state may still be accepted.
  * Context: consumer side. Return: 0; -ENODEV; -EINVAL unknown flag or NULL
  * @f; -EDEADLK.
  */
@@ -313,6 +368,8 @@ IOPFQ_API int iopfq_fault_dev_set_flags(struct iopfq_fault *f, iopfq_dev_t dev, 
 
 /**
  * iopfq_fault_dev_lookup - the handle of attached @dev_id.
+ * Ordering: none beyond the mutex (the attaches and detaches that took it
+ * before are seen).
  * Context: consumer side.
  * Return: 0; -ENOENT; -EINVAL NULL @f/@handle; -EDEADLK.
  */
@@ -323,6 +380,10 @@ IOPFQ_API int iopfq_fault_dev_lookup(struct iopfq_fault *f, iopfq_u32 dev_id,
  * iopfq_fault_age_scan - call ops->aged once for each group (partial, queued
  * or delivered) pending for at least @threshold_ns on CLOCK_MONOTONIC.
  * Nothing is completed on age (PCIe has no page-request timeout).
+ * Ordering: as iopfq_fault_read() for the requests it takes out of the
+ * ring (R1 with C1), which happens before its aged calls. None with
+ * answers: a group answered on another thread meanwhile may still be
+ * reported.
  * Context: consumer side.
  * Return: groups newly reported (>= 0); -EINVAL NULL @f; -EDEADLK.
  */
@@ -331,6 +392,7 @@ IOPFQ_API int iopfq_fault_age_scan(struct iopfq_fault *f, iopfq_u64 threshold_ns
 /**
  * iopfq_fault_counters - the queue's counters (struct iopfq_counters: exact
  * at a quiescent point) and, if @stats is not NULL, the adapter's own.
+ * Ordering: none (relaxed loads).
  * Context: any thread; no lock.
  * Return: 0, or -EINVAL for a NULL @f or @c.
  */
@@ -341,6 +403,7 @@ IOPFQ_API int iopfq_fault_counters(struct iopfq_fault *f, struct iopfq_counters 
  * iopfq_thread_register - register the calling thread with liburcu
  * (urcu-memb) for iopfq_fault_report(), if neither iopfq nor the application
  * did already. Optional: the first report does it too.
+ * Ordering: none.
  * Context: process; takes liburcu's registry mutex; allocates nothing.
  * Return: 0.
  */
@@ -351,6 +414,7 @@ IOPFQ_API int iopfq_thread_register(void);
  * (nothing if iopfq did not register it). Thread exit does it
  * automatically; call it before urcu_memb_register_thread() or before a
  * thread that reported stops being a thread (e.g. in a pool teardown).
+ * Ordering: none.
  * Context: process; must not be inside iopfq_fault_report().
  */
 IOPFQ_API void iopfq_thread_unregister(void);
@@ -358,6 +422,7 @@ IOPFQ_API void iopfq_thread_unregister(void);
 /**
  * iopfq_warnings - broken core invariants seen by this process
  * (IOPFQ_WARN_ON); each is also printed to stderr. Never aborts.
+ * Ordering: none (a relaxed count).
  * Context: any. Return: the count.
  */
 IOPFQ_API unsigned long iopfq_warnings(void);
@@ -365,7 +430,8 @@ IOPFQ_API unsigned long iopfq_warnings(void);
 /* Record-counted conveniences over the byte-based calls (liburing style). */
 
 /* Read up to @max whole-group records into @recs (iopfq_fault_read()).
- * Context: consumer side. Return: records read, or -errno. */
+ * Ordering: as iopfq_fault_read(). Context: consumer side.
+ * Return: records read, or -errno. */
 static inline int iopfq_fault_read_records(struct iopfq_fault *f, struct iopfq_hwpt_pgfault *recs,
 					   unsigned int max)
 {
@@ -375,7 +441,8 @@ static inline int iopfq_fault_read_records(struct iopfq_fault *f, struct iopfq_h
 }
 
 /* Write @n answers (iopfq_fault_write()).
- * Context: any thread; no lock. Return: answers consumed, or -errno. */
+ * Ordering: as iopfq_fault_write(). Context: any thread; no lock.
+ * Return: answers consumed, or -errno. */
 static inline int iopfq_fault_write_responses(struct iopfq_fault *f,
 					      const struct iopfq_hwpt_page_response *resp,
 					      unsigned int n)
