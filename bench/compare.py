@@ -15,6 +15,7 @@ Exit status: 0 no regression, 1 regression(s), 2 usage error.
 """
 import argparse
 import json
+import re
 import sys
 
 # metric: (which rows, direction): +1 means higher is worse, -1 lower is worse
@@ -27,9 +28,19 @@ RATIOS = {
 IOPFQ_IMPLS = ("iopfq", "libiopfq")
 
 
-def load(path):
+# iopfq_bench before 2026-12-02 wrote a ratio with nothing under it as a bare
+# inf or nan, which is not JSON; read such a value as null (not measured)
+_NOT_A_NUMBER = re.compile(r'(:\s*)-?(?:inf|nan)\b')
+
+
+def load_json(path):
+    """PATH's JSON, with the old binaries' bare inf/nan values read as null."""
     with open(path) as f:
-        doc = json.load(f)
+        return json.loads(_NOT_A_NUMBER.sub(r"\1null", f.read()))
+
+
+def load(path):
+    doc = load_json(path)
     return {b["name"]: b for b in doc.get("benchmarks", []) if b["name"].startswith("flood/")}
 
 
@@ -54,7 +65,7 @@ def main():
         o, n = old[name], new[name]
         is_iopfq = impl_of(name) in IOPFQ_IMPLS
         for metric, (rows, direction) in RATIOS.items():
-            if (rows == "iopfq") != is_iopfq or metric not in o or metric not in n:
+            if (rows == "iopfq") != is_iopfq or o.get(metric) is None or n.get(metric) is None:
                 continue
             ov, nv = float(o[metric]), float(n[metric])
             if ov <= 0 or nv <= 0:

@@ -36,7 +36,7 @@ import numpy as np
 from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import IOPFQ_IMPLS, RATIOS, impl_of, load  # noqa: E402
+from compare import IOPFQ_IMPLS, RATIOS, impl_of, load, load_json  # noqa: E402
 
 # micro-benchmark metric: (direction) +1 means higher is worse
 MICRO = {"cpu_time": +1}
@@ -47,8 +47,7 @@ def load_run(path):
     rows = load(path)
     micro = path[:-len(".json")] + ".micro.json"
     if os.path.exists(micro):
-        with open(micro) as f:
-            bench = json.load(f).get("benchmarks", [])
+        bench = load_json(micro).get("benchmarks", [])
         # with --benchmark_repetitions: the median of the repetitions, one
         # value per run (the runs, not the repetitions, are the samples)
         medians = {b["run_name"]: b for b in bench if b.get("aggregate_name") == "median"}
@@ -93,7 +92,7 @@ def samples(runs):
                 continue
             is_iopfq = impl_of(name) in IOPFQ_IMPLS
             for metric, (rows, _) in RATIOS.items():
-                if (rows == "iopfq") != is_iopfq or float(row.get(metric, 0)) <= 0:
+                if (rows == "iopfq") != is_iopfq or float(row.get(metric) or 0) <= 0:
                     continue
                 out.setdefault(name, {}).setdefault(metric, []).append(float(row[metric]))
     return out

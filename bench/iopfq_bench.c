@@ -1297,10 +1297,31 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* a / b, or NaN when b measured nothing (a ratio of nothing is not 0, not inf) */
+static double ratio_of(double a, double b)
+{
+	return b > 0 ? a / b : NAN;
+}
+
+/* the median of the finite values of v[0..n) (reorders v); NaN if none */
 static double median_of(double *v, unsigned n)
 {
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+	unsigned i, m = 0;
+
+	for (i = 0; i < n; i++)
+		if (isfinite(v[i]))
+			v[m++] = v[i];
+	qsort(v, m, sizeof(*v), cmp_double);
+	return m ? (m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2) : NAN;
+}
+
+/* a ratio for the JSON: JSON has no inf or NaN, so one that was not measured is null */
+static const char *json_ratio(char *buf, size_t len, double v)
+{
+	if (!isfinite(v))
+		return "null";
+	snprintf(buf, len, "%.4f", v);
+	return buf;
 }
 
 #define AB_MAX_REPS 15
@@ -1335,8 +1356,8 @@ static void run_ab(int quick)
 			run_one(abi[k], s, 0, &res);
 			fps[k] = res.fps;
 		}
-		ab_best[rep] = fps[0] / (fps[1] > fps[2] ? fps[1] : fps[2]);
-		ab_model[rep] = fps[0] / fps[3];
+		ab_best[rep] = ratio_of(fps[0], fps[1] > fps[2] ? fps[1] : fps[2]);
+		ab_model[rep] = ratio_of(fps[0], fps[3]);
 		printf("  %3u %12.0f %12.0f %12.0f %12.0f %10.2f %10.2f\n", rep, fps[0], fps[1], fps[2],
 		       fps[3], ab_best[rep], ab_model[rep]);
 	}
@@ -1461,8 +1482,8 @@ static void run_isolation(int quick, const struct qimpl *const *list, unsigned n
 			for (j = 0; j < 3; j++)
 				shared[j][rep] = v[j];
 			iso_run(list[k], 0, dummy, &as[rep]);
-			ir->p99_ratio[rep] = shared[1][rep] / solo[1][rep];
-			ir->aggr_ratio[rep] = ash[rep] / as[rep];
+			ir->p99_ratio[rep] = ratio_of(shared[1][rep], solo[1][rep]);
+			ir->aggr_ratio[rep] = ratio_of(ash[rep], as[rep]);
 		}
 		for (j = 0; j < 3; j++) {
 			memcpy(tmp, solo[j], sizeof(double) * ir->reps);
@@ -1658,6 +1679,7 @@ static void print_targets(void)
 /* the isolation rows and the interleaved flood ratio, in write_json()'s format */
 static void write_json_extra(FILE *f, int *first)
 {
+	char r1[32], r2[32];
 	unsigned k;
 
 	for (k = 0; k < niso; k++) {
@@ -1671,12 +1693,12 @@ static void write_json_extra(FILE *f, int *first)
 			   "\"victim_alone_p50_ns\": %.1f, \"victim_alone_p99_ns\": %.1f, "
 			   "\"victim_alone_p999_ns\": %.1f, \"victim_shared_p50_ns\": %.1f, "
 			   "\"victim_shared_p99_ns\": %.1f, \"victim_shared_p999_ns\": %.1f, "
-			   "\"ratio_victim_p99_shared_to_alone\": %.4f, \"aggressor_alone_faults_per_second\": %.1f, "
-			   "\"aggressor_shared_faults_per_second\": %.1f, \"ratio_aggressor_shared_to_alone\": %.4f}",
+			   "\"ratio_victim_p99_shared_to_alone\": %s, \"aggressor_alone_faults_per_second\": %.1f, "
+			   "\"aggressor_shared_faults_per_second\": %.1f, \"ratio_aggressor_shared_to_alone\": %s}",
 			iso_scen.name, ir->impl->name, iso_scen.name, ir->impl->name, ir->reps, ir->reps,
 			ir->shared[0], ir->shared[0], ir->solo[0], ir->solo[1], ir->solo[2], ir->shared[0],
-			ir->shared[1], ir->shared[2], ir->p99_ratio_med, ir->aggr_solo, ir->aggr_shared,
-			ir->aggr_ratio_med);
+			ir->shared[1], ir->shared[2], json_ratio(r1, sizeof(r1), ir->p99_ratio_med),
+			ir->aggr_solo, ir->aggr_shared, json_ratio(r2, sizeof(r2), ir->aggr_ratio_med));
 	}
 	if (ab_reps) {
 		fprintf(f, *first ? "" : ",\n");
@@ -1684,9 +1706,10 @@ static void write_json_extra(FILE *f, int *first)
 		fprintf(f, "    {\"name\": \"ab/8x32/g4/busy\", \"run_name\": \"ab/8x32/g4/busy\", "
 			   "\"run_type\": \"aggregate\", \"aggregate_name\": \"median\", \"repetitions\": %u, "
 			   "\"threads\": 2, \"iterations\": %u, \"real_time\": 0, \"cpu_time\": 0, "
-			   "\"time_unit\": \"ns\", \"ratio_iopfq_to_best_baseline\": %.4f, "
-			   "\"ratio_iopfq_to_iommufd_model\": %.4f}",
-			ab_reps, ab_reps, ab_best_median, ab_model_median);
+			   "\"time_unit\": \"ns\", \"ratio_iopfq_to_best_baseline\": %s, "
+			   "\"ratio_iopfq_to_iommufd_model\": %s}",
+			ab_reps, ab_reps, json_ratio(r1, sizeof(r1), ab_best_median),
+			json_ratio(r2, sizeof(r2), ab_model_median));
 	}
 }
 
