@@ -156,7 +156,7 @@ has_git() {
 stamp_check='out=build/release/bench/out
 	grep -q "the results name no commit" "$LOG" &&
 	grep -qx unknown "$out/commit.txt" && grep -qx unknown "$out/dirty.txt" &&
-	bench/history.py add "$out" --history /tmp/iopfq-history --options --quick >/dev/null &&
+	bench/history.py add "$out" --history /tmp/iopfq-history --options=--quick >/dev/null &&
 	grep -q "\"commit\":\"unknown\"" /tmp/iopfq-history/*.json &&
 	grep -q "\"tree\":\"unknown\"" /tmp/iopfq-history/*.json &&
 	bench/results.sh "$out" && grep -q "Not measured in a git checkout: no commit" RESULTS.md'
