@@ -13,8 +13,10 @@
 #             (-O3), with GCC and with Clang, warning-free under -Werror
 #             (tests/plain-build.sh; it also takes Debug and default types)
 #   fresh     tests/fresh-machine.sh: the README's two commands (release
-#             preset, bench/run.sh --quick) inside a minimal Debian 12 root
-#             made by debootstrap, where no package is installed beforehand
+#             preset, bench/run.sh --quick), each in its own minimal Debian 12
+#             root made by debootstrap, where no package is installed
+#             beforehand; bench/run.sh in a copy without .git and without git.
+#             SKIP outside a git checkout (a tarball)
 #   kernel    iopfq.ko built against Debian's kernel and tested inside it,
 #             booted in qemu-system-x86_64 (tests/kernel/run.sh); and the
 #             DKMS add/build/install/remove path (tests/kernel/dkms.sh)
@@ -41,7 +43,8 @@
 #   incrementally from stock).
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
-# ctest summary; exits non-zero if anything failed. Usage:
+# ctest summary, then one line per step: PASS, FAIL or SKIP (never counted
+# as a pass); exits non-zero if anything failed. Usage:
 #   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|fresh|kernel|kernel-debug|iommufd|iommufd-debug]...
 #   (default: all but iommufd-debug and kernel-debug)
 set -uo pipefail
