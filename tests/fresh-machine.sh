@@ -167,7 +167,7 @@ for spec in "${cmds[@]}"; do
 	mode=clone c=$spec
 	case $spec in nogit:*) mode=nogit c=${spec#nogit:} ;; esac
 	t0=$(date +%s)
-	log="$cache/$(echo "$c" | tr -c 'a-zA-Z0-9' '_').log"
+	log="$cache/$(echo "$spec" | tr -c 'a-zA-Z0-9' '_').log"
 	: >"$log"
 	new_root || die "cannot make a root from $base"
 	if [ $mode = clone ]; then
