@@ -21,14 +21,15 @@ set -euo pipefail
 #   tests/kernel/run.sh           kernel;  tests/kernel/dkms.sh: dkms kernel
 #   tests/fresh-machine.sh        fresh
 declare -A groups=(
-	# what configuring and building any preset needs (the tests are on by
-	# default): compilers and CMake; clang for the sanitizer presets and the
-	# freestanding check; sys/sdt.h for libiopfq's USDT probes
-	# (cmake/IopfqUsdt.cmake); cmocka (tests/CMakeLists.txt); liburcu-memb
-	# (user-adapter/, tests/)
+	# what configuring and building the release preset or a plain build needs
+	# (the tests are on by default; the sanitizer presets also link clang's
+	# runtimes, in test; the cross presets need cross): compilers and CMake;
+	# clang for the sanitizer presets and the freestanding check; sys/sdt.h for
+	# libiopfq's USDT probes (cmake/IopfqUsdt.cmake); cmocka
+	# (tests/CMakeLists.txt); liburcu-memb (user-adapter/, tests/)
 	[build]="build-essential cmake pkg-config clang systemtap-sdt-dev libcmocka-dev liburcu-dev"
-	# what running the tests needs beyond building them: clang's sanitizer and
-	# libFuzzer runtimes (asan, tsan); python3 (JSON checks); git (repository checks);
+	# what the tests need beyond the build group: clang's sanitizer and
+	# libFuzzer runtimes (linking the asan and tsan presets); python3 (JSON checks); git (repository checks);
 	# linux-source-6.12 and xz-utils (the UAPI header of tests/abi);
 	# chromium and libjs-chart.js: the benchmark dashboard's browser test;
 	# linux-perf: tests/perf/usdt.sh records the USDT probes
