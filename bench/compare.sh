@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-"$top/scripts/deps.sh" build benchlib bench
+"$top/scripts/deps.sh" build benchlib bench compare
 old=$(git -C "$top" rev-parse --verify "$old_rev^{commit}") || { echo "compare.sh: no commit $old_rev" >&2; exit 2; }
 new=$(git -C "$top" rev-parse --verify "$new_rev^{commit}") || { echo "compare.sh: no commit $new_rev" >&2; exit 2; }
 

@@ -41,6 +41,15 @@ def git(*args):
         return ""
 
 
+def tree_state():
+    """"clean", "N uncommitted change(s)" in tracked files, or "unknown" where
+    there is no git or no git checkout (a tarball, a copied tree)."""
+    if not git("rev-parse", "--git-dir"):
+        return "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return "clean" if not dirty else f"{len(dirty.splitlines())} uncommitted change(s)"
+
+
 def read(path, default=""):
     try:
         with open(path) as f:
@@ -170,12 +179,11 @@ def add_kernel(log, commit, history):
         if mode != "core" and core.get("p50_ns") and v.get("p50_ns"):
             row["ratio_p50_to_iopfq"] = round(v["p50_ns"] / core["p50_ns"], 4)
         rows.append(row)
-    dirty = git("status", "--porcelain", "--untracked-files=no")
     manifest = {
         "kind": "kernel",
         "date": now_utc(),
         **commit_info(git("rev-parse", commit) or "unknown"),
-        "tree": "clean" if not dirty else f"{len(dirty.splitlines())} uncommitted change(s)",
+        "tree": tree_state(),
         "quick": False,
         "machine": machine(),
         "floors": {},

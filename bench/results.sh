@@ -12,7 +12,7 @@ cp "$out"/*.png "$top/bench/results/" 2>/dev/null || true
 # the commit and tree state run.sh recorded when the run started; outside a
 # git checkout there is none to name
 commit=$(git -C "$top" rev-parse HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+dirty=$({ git -C "$top" status --porcelain --untracked-files=no 2>/dev/null || true; } | wc -l)
 [ "$commit" != unknown ] || dirty=unknown
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 cores=$(nproc)
@@ -107,10 +107,10 @@ md.append("pingpong: one cache line passed between two CPUs and back (the least 
           "eventfd wake of a thread asleep for N us, the waker spinning (the blocking scenario's shape).\n")
 md.append("### Flood\n")
 md.append("```\n" + table + "\n```\n")
-md.append("cyc/f, ins/f, miss/f (cycles, instructions, cache misses per fault, all threads) are -1 "
-          "in this table: counters inherited by the run's threads are switched at every context "
-          "switch, which in this VM traps to the host and made the blocking rows 10x slower. They "
-          "come from a separate pass:\n")
+md.append("cyc/f, ins/f, miss/f (cycles, instructions, cache misses per fault, all threads) are n/a "
+          "in this table: the main pass opens no counter, because counters inherited by the run's "
+          "threads are switched at every context switch, which in this VM traps to the host and "
+          "made the blocking rows 10x slower. They come from a separate pass:\n")
 md.append("```\n" + (perf or "not measured") + "\n```\n")
 md.append("The perf pass runs the implementations one after the other, as the main pass does. On this "
           "VM the host may move the two vCPUs between runs: the cache-line ping-pong floor has been "

@@ -13,8 +13,10 @@
 #             (-O3), with GCC and with Clang, warning-free under -Werror
 #             (tests/plain-build.sh; it also takes Debug and default types)
 #   fresh     tests/fresh-machine.sh: the README's two commands (release
-#             preset, bench/run.sh --quick) inside a minimal Debian 12 root
-#             made by debootstrap, where no package is installed beforehand
+#             preset, bench/run.sh --quick), each in its own minimal Debian 12
+#             root made by debootstrap, where no package is installed
+#             beforehand; bench/run.sh in a copy without .git and without git.
+#             SKIP outside a git checkout (a tarball)
 #   kernel    iopfq.ko built against Debian's kernel and tested inside it,
 #             booted in qemu-system-x86_64 (tests/kernel/run.sh); and the
 #             DKMS add/build/install/remove path (tests/kernel/dkms.sh)
@@ -41,7 +43,8 @@
 #   incrementally from stock).
 #
 # Installs the Debian packages it needs when missing (as root). Prints each
-# ctest summary; exits non-zero if anything failed. Usage:
+# ctest summary, then one line per step: PASS, FAIL or SKIP (never counted
+# as a pass); exits non-zero if anything failed. Usage:
 #   tests/run-all.sh [release|asan|tsan|aarch64|riscv64|plain|fresh|kernel|kernel-debug|iommufd|iommufd-debug]...
 #   (default: all but iommufd-debug and kernel-debug)
 set -uo pipefail
@@ -57,20 +60,30 @@ presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(release asan tsan aarch64 riscv64 plain fresh kernel iommufd)
 jobs=$(nproc)
 mkdir -p "$top/build"
-declare -A result
+# result[STEP]: what it reported; state[STEP]: PASS, FAIL or SKIP (a step that
+# could not run here, e.g. the fresh step outside a git checkout: not a pass)
+declare -A result state
 status=0
 start=$(date +%s)
 
 # pass_fail_step NAME COMMAND...: a step whose script prints one PASS or FAIL
 # line per check (tests/fresh-machine.sh, tests/plain-build.sh) and exits
-# non-zero if any failed; its output goes to build/NAME.log too
+# non-zero if any failed, or prints a SKIP line and exits 77 where it cannot
+# run; its output goes to build/NAME.log too
 pass_fail_step() {
-	local name=$1 log="$top/build/$1.log"
+	local name=$1 log="$top/build/$1.log" rc
 	shift
-	if "$@" | tee "$log"; then
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" = 77 ]; then
+		state[$name]=SKIP
+		result[$name]="$(grep -m1 '^SKIP' "$log" | sed 's/^SKIP *//')"
+	elif [ "$rc" = 0 ] && grep -q '^PASS' "$log"; then
+		state[$name]=PASS
 		result[$name]="$(grep -c '^PASS' "$log") of $(grep -cE '^(PASS|FAIL)' "$log") passed"
 	else
-		result[$name]="FAILED: $(grep '^FAIL' "$log" | tr '\n' ' ')"
+		state[$name]=FAIL
+		result[$name]="exit $rc: $(grep '^FAIL' "$log" | tr '\n' ' ')$(grep -q '^FAIL' "$log" || tail -n 1 "$log")"
 		status=1
 	fi
 }
@@ -80,9 +93,11 @@ for p in "${presets[@]}"; do
 		echo "=== kernel: module in a real kernel under QEMU"
 		if "$top/tests/kernel/run.sh" 2>&1 | tee "$top/build/kernel-test.log" &&
 			"$top/tests/kernel/dkms.sh" 2>&1 | tee -a "$top/build/kernel-test.log"; then
+			state[$p]=PASS
 			result[$p]="$(grep -E '^kernel test:' "$top/build/kernel-test.log" | tail -1); $(grep -E '^dkms test:' "$top/build/kernel-test.log" | tail -1)"
 		else
-			result[$p]="FAILED: $(grep -E '^(kernel|dkms) test:' "$top/build/kernel-test.log" | tr '\n' ' ')"
+			state[$p]=FAIL
+			result[$p]="$(grep -E '^(kernel|dkms) test:' "$top/build/kernel-test.log" | tr '\n' ' ')"
 			status=1
 		fi
 		continue
@@ -90,9 +105,11 @@ for p in "${presets[@]}"; do
 	if [ "$p" = kernel-debug ]; then
 		echo "=== kernel-debug: the module suite in a lockdep + KASAN Linux 6.12 under QEMU"
 		if "$top/tests/kernel/run.sh" --debug-kernel 2>&1 | tee "$top/build/kernel-debug.log"; then
+			state[$p]=PASS
 			result[$p]="$(grep -E '^kernel test:' "$top/build/kernel-debug.log" | tail -1)"
 		else
-			result[$p]="FAILED: $(grep -E '^kernel test:' "$top/build/kernel-debug.log" | tail -1)"
+			state[$p]=FAIL
+			result[$p]="$(grep -E '^kernel test:' "$top/build/kernel-debug.log" | tail -1)"
 			status=1
 		fi
 		continue
@@ -106,10 +123,12 @@ for p in "${presets[@]}"; do
 		fi
 		if "$top/tests/kernel/iommufd/run.sh" "${args[@]}" 2>&1 | tee "$top/build/$p.log" &&
 			{ [ "$p" != iommufd ] || "$top/kernel/series/checkpatch.sh" 2>&1 | tee -a "$top/build/$p.log"; }; then
+			state[$p]=PASS
 			result[$p]="$(grep -E '^iommufd test:' "$top/build/$p.log" | tail -1)"
 			[ "$p" = iommufd ] && result[$p]+="; checkpatch: $(grep -c '^checkpatch: clean' "$top/build/$p.log") patches clean"
 		else
-			result[$p]="FAILED: $(grep -E '^(iommufd test:|checkpatch: NOT)' "$top/build/$p.log" | tr '\n' ' ')"
+			state[$p]=FAIL
+			result[$p]="$(grep -E '^(iommufd test:|checkpatch: NOT)' "$top/build/$p.log" | tr '\n' ' ')"
 			status=1
 		fi
 		continue
@@ -130,30 +149,36 @@ for p in "${presets[@]}"; do
 	echo "=== $p: configure and build"
 	if [ "$p" = riscv64 ] && ! "$top/scripts/riscv64-cmocka.sh" >"build-$p.log" 2>&1; then
 		tail -20 "build-$p.log"
-		result[$p]="DEPENDENCY BUILD FAILED (build-$p.log)"
+		state[$p]=FAIL
+		result[$p]="dependency build failed (build-$p.log)"
 		status=1
 		continue
 	fi
 	if ! cmake --preset "$p" ${bench[@]+"${bench[@]}"} >>"build-$p.log" 2>&1 ||
 		! cmake --build --preset "$p" -j"$jobs" >>"build-$p.log" 2>&1; then
 		tail -40 "build-$p.log"
-		result[$p]="BUILD FAILED (build-$p.log)"
+		state[$p]=FAIL
+		result[$p]="build failed (build-$p.log)"
 		status=1
 		continue
 	fi
 	rm -f "build-$p.log"
 	echo "=== $p: ctest"
 	if ctest --preset "$p" -j"$jobs" 2>&1 | tee "build/$p/ctest.log"; then
-		result[$p]=$(grep -E 'tests passed' "build/$p/ctest.log" | tail -1)
+		state[$p]=PASS
 	else
-		result[$p]="FAILED: $(grep -E 'tests passed' "build/$p/ctest.log" | tail -1)"
+		state[$p]=FAIL
 		status=1
 	fi
+	result[$p]=$(grep -E 'tests passed' "build/$p/ctest.log" | tail -1)
+	# ctest counts a skipped test (exit 77) as passed: name them
+	skipped=$(sed -nE 's/^[[:space:]]*[0-9]+ - ([^ ]+) \(Skipped\)$/\1/p' "build/$p/ctest.log" | tr '\n' ' ')
+	[ -z "$skipped" ] || result[$p]+="; skipped: ${skipped% }"
 done
 
 echo
 echo "=== summary ($(( $(date +%s) - start )) s)"
 for p in "${presets[@]}"; do
-	printf '%-8s %s\n' "$p" "${result[$p]}"
+	printf '%-8s %-4s %s\n' "$p" "${state[$p]-?}" "${result[$p]-}"
 done
 exit $status
