@@ -151,7 +151,16 @@ def commit_state(commit):
     try:
         return True, subprocess.run(["git", "-C", TOP, "show", "--stat", "--format=fuller", commit],
                                     check=True, capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError):
+    except OSError:
+        return False, (f"Commit {commit} cannot be shown: git is not installed here. The measurement "
+                       f"is kept as it was recorded; the commit's subject as recorded with the run is in "
+                       f"the manifest above.")
+    except subprocess.CalledProcessError:
+        if subprocess.run(["git", "-C", TOP, "rev-parse", "--git-dir"],
+                          capture_output=True).returncode != 0:
+            return False, (f"Commit {commit} cannot be shown: this tree is not a git checkout. The "
+                           f"measurement is kept as it was recorded; the commit's subject as recorded "
+                           f"with the run is in the manifest above.")
         return False, (f"Commit {commit} is not in this repository: the run measured a commit that "
                        f"this repository's history does not hold (rewritten after the run, for example "
                        f"by a rebase, or made in another clone), so it cannot be shown. The measurement "
@@ -360,7 +369,7 @@ def runs_table(runs):
         m = manifest(run)
         shown, _ = commit_state(m.get("commit"))
         link = f"runs/{html.escape(m['id'])}.html"
-        state = "" if shown else " <span class=\"missing\">not in this repository</span>"
+        state = "" if shown else " <span class=\"missing\">commit not shown (its page says why)</span>"
         out.append(f"<tr><td><a href=\"{link}\">{html.escape(m['id'])}</a></td><td>{html.escape(m['kind'])}</td>"
                    f"<td><a href=\"{link}#commit\">{html.escape(m.get('commit', 'unknown')[:12])}</a>{state}</td>"
                    f"<td>{html.escape(m.get('tree', ''))}</td><td>{html.escape(m.get('subject', ''))}</td></tr>")

@@ -176,12 +176,11 @@ def main():
           "the test op's own included); f/s: faults (page requests) per second; ratios patched/stock")
     load = history.loads(a.load_start) + history.loads(a.load_end)
     commit = history.git("rev-parse", "HEAD") or "unknown"
-    dirty = history.git("status", "--porcelain", "--untracked-files=no")
     manifest = {
         "kind": "iommufd-ab",
         "date": history.now_utc(),
         **history.commit_info(commit),
-        "tree": "clean" if not dirty else f"{len(dirty.splitlines())} uncommitted change(s)",
+        "tree": history.tree_state(),
         "quick": False,
         "machine": history.machine(),
         "floors": {},
