@@ -187,6 +187,18 @@ static struct iopfq_ioc_global_stats global_stats(int fd)
 	return st;
 }
 
+/* close @fd (its devices are freed and folded in), then the module's counters */
+static struct iopfq_ioc_global_stats global_stats_after_close(int fd)
+{
+	struct iopfq_ioc_global_stats st;
+
+	close(fd);
+	fd = dev_open();
+	st = global_stats(fd);
+	close(fd);
+	return st;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -496,10 +508,7 @@ static void test_close(int mode)
 	CHECK_EQ(inject_group(fd, 2, 8, 1, 1), 0);
 	CHECK_EQ(inject(fd, 2, 8, 2, 0, 0), 0); /* partial: dropped */
 	CHECK_EQ(read(fd, recs, 3 * REC), 2 * REC); /* the first group only */
-	close(fd);
-	fd = dev_open();
-	g1 = global_stats(fd);
-	close(fd);
+	g1 = global_stats_after_close(fd);
 	CHECK_EQ(g1.sim_sent_groups - g0.sim_sent_groups, 3);
 	CHECK_EQ(g1.sim_answered_groups - g0.sim_answered_groups, 3);
 	CHECK_EQ(g1.sim_answered_invalid - g0.sim_answered_invalid, 3);
@@ -894,10 +903,7 @@ static void test_pasid_range(int mode)
 	in.pasid = 102;
 	in.flags = IOPFQ_PGFAULT_FLAGS_PASID_VALID;
 	CHECK_ERR(ioctl(fd, IOPFQ_IOC_INJECT, &in), EINVAL);
-	close(fd);
-	fd = dev_open();
-	g1 = global_stats(fd);
-	close(fd);
+	g1 = global_stats_after_close(fd);
 	CHECK_EQ(g1.sim_credits_leaked - g0.sim_credits_leaked, 0);
 	CHECK_EQ(g1.sim_duplicates - g0.sim_duplicates, 0);
 }
@@ -1007,10 +1013,7 @@ static void test_baseline_nomem(void)
 	CHECK_EQ(respond(fd, recs[0].cookie, IOPFQ_PAGE_RESP_SUCCESS), RESP);
 	CHECK_EQ(dev_stats(fd, 1).credits_outstanding, 0);
 	write_file(FAIL_ALLOCS, "0");
-	close(fd);
-	fd = dev_open();
-	g1 = global_stats(fd);
-	close(fd);
+	g1 = global_stats_after_close(fd);
 	CHECK_EQ(g1.sim_credits_leaked - g0.sim_credits_leaked, 0);
 	CHECK_EQ(g1.base_allocs, g1.base_frees);
 }
