@@ -274,6 +274,11 @@ void iopfq_sim_page_undo(struct iopfq_simdev *sd, const struct iopfq_request *r,
  *	only while its pages are being reported)
  * @pasid: the marker's PASID
  *
+ * The device counts them free from the marker on, as hardware that sent a
+ * Stop Marker does; the core counts them free when it drains the marker
+ * (its next consumer-side call that drains the ring: a read or poll, a
+ * flush or detach), so a page injected in between may find the core's
+ * count still full (-EDQUOT).
  * Context: f->lock held.
  */
 void iopfq_sim_marker(struct iopfq_simdev *sd, u32 pasid)
