@@ -19,15 +19,30 @@
  * Context and locking each implementation keeps (the callers rely on it):
  *   create, destroy                  process; sleep
  *   attach, detach, flush, age_scan  process; sleep; take the queue's own
- *                                    consumer mutex; one caller at a time
- *   read, poll                       process; take the consumer mutex
- *   write                            process; any number of threads
+ *                                    consumer mutex (core: iopfq_fault.lock;
+ *                                    baseline: its fault mutex)
+ *   read                             process; takes the consumer mutex
+ *   poll                             process; core: takes the consumer
+ *                                    mutex; baseline: its deliver-list
+ *                                    spinlock only
+ *   write                            process; any number of threads; core:
+ *                                    no lock; baseline: its fault mutex
  *   report                           any context the implementation names,
  *                                    between report_begin() and report_end()
  *   stats, allocs                    any
- * No call takes a lock of its caller, and page_response (the creator's
- * callback) is called with no lock of the caller held: the implementations
- * sit below the simulated IOMMU in the module's lock order.
+ * No call takes a lock of its caller. page_response (the creator's
+ * callback) runs with whatever the caller of the answering call holds (the
+ * simulated IOMMU holds iopfq_file.lock around detach and flush, and in
+ * release) plus the implementation's own locks at that point:
+ *   core      detach, flush: iopfq_fault.lock; write(): none
+ *   baseline  detach, flush, write(): its fault mutex; report: none of its
+ *             locks, but in the report's context (hard IRQ for the hrtimer
+ *             generator), when a last page finds no memory (Response
+ *             Failure, as merged)
+ * So the callback takes no lock of the queue or of the simulated IOMMU's
+ * file (iopfq_kmod.h gives the order), must not sleep, and does not call
+ * back into the queue (the core adapter refuses that with -EDEADLK,
+ * iopfq_fault.h; the baseline would deadlock on its mutex).
  */
 #ifndef IOPFQ_BACKEND_H
 #define IOPFQ_BACKEND_H
@@ -44,8 +59,10 @@
  * queue to send to its device (resp->dev_ctx is what the device was
  * attached with)
  *
- * Context: process (the answering write() thread, or detach/flush); may be
- * called by many threads at once; must not call back into the queue.
+ * Context: the answering write() thread or the detach/flush caller
+ * (process), with the locks listed above; and, baseline only, a report's
+ * context, hard IRQ included. May be called by many threads at once; must
+ * not sleep; must not call back into the queue.
  */
 typedef void (*iopfq_respond_fn)(void *owner, const struct iopfq_response *resp);
 
@@ -56,6 +73,8 @@ typedef void (*iopfq_respond_fn)(void *owner, const struct iopfq_response *resp)
  * @mem_bytes: memory the queue holds now, as the allocator rounded it (the
  *	baseline: its own structures plus what its per-fault allocations
  *	asked for)
+ * @mem_requested: what the queue asked the allocator for (the core:
+ *	iopfq_fault_memsize(); the baseline: as @mem_bytes)
  */
 struct iopfq_backend_stats {
 	struct iopfq_counters c;
@@ -63,6 +82,7 @@ struct iopfq_backend_stats {
 	u64 frees;
 	u64 alloc_failures;
 	u64 mem_bytes;
+	u64 mem_requested;
 };
 
 struct iopfq_backend {
@@ -85,7 +105,11 @@ struct iopfq_backend {
 	/* the read-side section detach and flush wait for; returns a cookie for end */
 	int (*report_begin)(void *q);
 	void (*report_end)(void *q, int cookie);
-	/* 0, -EDQUOT, -EINVAL, -ENODEV, -EIO, -ENOMEM; *answer as iopfq_report() */
+	/*
+	 * 0, -EDQUOT, -EINVAL, -ENODEV, -EIO, -ENOMEM (a refusal changes
+	 * nothing); *answer as iopfq_report(), and IOPFQ_HW_FAILURE with 0 when
+	 * the baseline answered a last page's group itself for want of memory
+	 */
 	int (*report)(void *q, iopfq_dev_t dev, const struct iopfq_request *req, u32 *answer);
 	/* the fault FD's read(), write() and poll(), offset and size rules included */
 	ssize_t (*read)(void *q, char __user *buf, size_t count, loff_t *ppos);

@@ -46,6 +46,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/err.h>
+#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -109,10 +110,33 @@ struct iopfq_base {
 /* per-fault allocations of all baseline queues, for leak checks */
 static atomic64_t base_allocs_total, base_frees_total;
 
+/*
+ * Test only: the next test_fail_allocs per-fault allocations of any
+ * baseline queue fail as if memory had run out (Debian's 6.1 kernel has no
+ * fault injection; tests/kernel/iopfq_ktest.c sets it through sysfs).
+ */
+static int test_fail_allocs;
+module_param(test_fail_allocs, int, 0600);
+MODULE_PARM_DESC(test_fail_allocs, "test only: fail the next N baseline per-fault allocations");
+
+static bool test_alloc_fails(void)
+{
+	int n = READ_ONCE(test_fail_allocs);
+
+	while (n > 0) {
+		int seen = cmpxchg(&test_fail_allocs, n, n - 1);
+
+		if (seen == n)
+			return true;
+		n = seen;
+	}
+	return false;
+}
+
 /* The merged path allocates per fault with plain GFP_KERNEL: not accounted. */
 static void *base_alloc(struct iopfq_base *b, size_t size, gfp_t gfp)
 {
-	void *p = kzalloc(size, gfp);
+	void *p = test_alloc_fails() ? NULL : kzalloc(size, gfp);
 
 	if (!p) {
 		atomic64_inc(&b->alloc_failures);
@@ -310,16 +334,22 @@ static void base_retire(struct iopfq_base *b, struct iopfq_base_group *g, u32 co
  * @dev: the reporting device's handle
  * @req: the request
  *
- * @answer: out (may be NULL): IOPFQ_HW_SUCCESS for a refused last page (the
- *	device retries), else IOPFQ_HW_NONE
+ * @answer: out (may be NULL): IOPFQ_HW_SUCCESS for a refused last page
+ *	beyond the credits (the device retries); IOPFQ_HW_FAILURE for a last
+ *	page taken and answered at once for want of memory (below); else
+ *	IOPFQ_HW_NONE
  *
  * Context: any but NMI, between base_report_begin() and base_report_end();
- * allocates (GFP_ATOMIC in hard IRQ, GFP_KERNEL otherwise).
- * Return: 0; -ENODEV unknown handle; -EINVAL for a Stop Marker (io-pgfault
- * does not take them);
- * -EDQUOT beyond the device's credits (as the core; the merged path counts
- * no credits); -ENOMEM (a partial page is then lost; a last page is answered
- * Response Failure, as the merged code does).
+ * allocates (GFP_ATOMIC in hard IRQ, GFP_KERNEL otherwise). A last page
+ * whose group cannot be allocated is handled as the merged code does: the
+ * group's partial pages are freed and the whole group answered Response
+ * Failure through page_response, from this call's context (hard IRQ for
+ * the hrtimer generator); the call returns 0 and sets *answer to
+ * IOPFQ_HW_FAILURE to say so.
+ * Return: 0 taken; -ENODEV unknown handle; -EINVAL for a Stop Marker
+ * (io-pgfault does not take them); -EDQUOT beyond the device's credits (as
+ * the core; the merged path counts no credits); -ENOMEM for a partial page
+ * without memory. A refusal changes nothing.
  */
 static int base_report(void *q, iopfq_dev_t dev, const struct iopfq_request *req, u32 *answer)
 {
@@ -359,18 +389,31 @@ static int base_report(void *q, iopfq_dev_t dev, const struct iopfq_request *req
 
 	g = base_alloc(b, sizeof(*g), gfp);
 	if (!g) {
+		/*
+		 * As merged: the group is aborted, its partial pages freed and
+		 * the whole group answered Response Failure now. The request was
+		 * taken and answered, so this is no refusal: credits of every
+		 * page come back first (as base_retire()), then the answer.
+		 */
+		u32 npages = 1;
+
 		spin_lock_irqsave(&bd->partial_lock, irqflags);
 		list_for_each_entry_safe(fl, next, &bd->partial, list) {
 			if (same_key(&fl->req, req)) {
 				list_del(&fl->list);
 				base_free(b, fl, sizeof(*fl));
-				atomic_dec(&bd->outstanding);
+				npages++;
 			}
 		}
 		spin_unlock_irqrestore(&bd->partial_lock, irqflags);
-		atomic_dec(&bd->outstanding);
-		base_respond(b, bd, req, 1, IOPFQ_HW_FAILURE);
-		return -ENOMEM;
+		atomic64_inc(&b->accepted);
+		atomic64_inc(&b->groups_auto_answered);
+		atomic64_add(npages, &b->pages_auto_answered);
+		atomic_sub(npages, &bd->outstanding);
+		base_respond(b, bd, req, npages, IOPFQ_HW_FAILURE);
+		if (answer)
+			*answer = IOPFQ_HW_FAILURE;
+		return 0;
 	}
 	INIT_LIST_HEAD(&g->faults);
 	g->bdev = bd;
@@ -674,6 +717,7 @@ static void base_stats(void *q, struct iopfq_backend_stats *st)
 	st->frees = atomic64_read(&b->frees);
 	st->alloc_failures = atomic64_read(&b->alloc_failures);
 	st->mem_bytes = atomic64_read(&b->bytes);
+	st->mem_requested = st->mem_bytes;
 }
 
 static void base_allocs(u64 *allocs, u64 *frees)

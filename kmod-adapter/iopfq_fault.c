@@ -7,9 +7,20 @@
  * consumer side), then the wait queue's spinlock (notify). Nothing here
  * takes a lock of the caller; write() and report take no lock.
  *
+ * Callback re-entry: the creator's page_response runs on the thread that
+ * answered, with flt->lock held (detach, flush) or none (write()). From it,
+ * a consumer-side call on the same object (read, poll, attach, detach,
+ * flush, age scan) would deadlock: on flt->lock, or, from write(), in a
+ * detach or flush waiting for the answer it runs inside. Each such call
+ * therefore checks whether its thread is inside a callback of this object
+ * (a mark on the thread's stack, listed per CPU: see fault_cb_mark) and
+ * returns -EDEADLK (poll: EPOLLERR) with nothing changed; destroy from
+ * there warns and does nothing. write() and report stay allowed.
+ *
  * May touch: struct iopfq_fault and the core, through the core's API (this
  * file and iopfq_selftest.c are the only callers of the core in the module;
- * core_ring.c and core_queue.c compile the core in, unchanged, with the
+ * core_ring.c, core_devices.c, core_groups.c, core_cookies.c and
+ * core_queue.c compile the core's five files in, unchanged, with the
  * kernel mapping of core/platform/iopfq_platform_kernel.h).
  *
  * One object is one queue, in one kvzalloc'd block sized by
@@ -40,6 +51,8 @@
 #include <linux/err.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -78,13 +91,58 @@ struct iopfq_fault {
 static atomic64_t fault_blocks_allocated, fault_blocks_freed;
 
 /* ---------------------------------------------------------------------- */
+/* callback re-entry                                                       */
+
+/*
+ * A thread inside the creator's page_response callback of object @flt: the
+ * mark lives on that thread's stack, on the list of the CPU it runs on, and
+ * the thread cannot leave that CPU while the mark is there
+ * (migrate_disable(); the callback may still sleep and be preempted). A
+ * consumer-side call looks for a mark of its own thread and object on its
+ * CPU: a thread inside a callback finds it, and no other thread has one to
+ * find. The lists are touched with interrupts off, so another thread on the
+ * same CPU never sees one half-changed.
+ */
+struct fault_cb_mark {
+	struct hlist_node node;
+	struct task_struct *task;
+	const struct iopfq_fault *flt;
+};
+
+static DEFINE_PER_CPU(struct hlist_head, fault_cb_marks);
+
+static bool in_own_callback(const struct iopfq_fault *flt)
+{
+	struct fault_cb_mark *m;
+	unsigned long irqflags;
+	bool found = false;
+
+	local_irq_save(irqflags);
+	hlist_for_each_entry(m, this_cpu_ptr(&fault_cb_marks), node)
+		if (m->task == current && m->flt == flt)
+			found = true;
+	local_irq_restore(irqflags);
+	return found;
+}
+
+/* ---------------------------------------------------------------------- */
 /* core hooks                                                              */
 
 static void hook_page_response(void *ctx, const struct iopfq_response *resp)
 {
 	struct iopfq_fault *flt = ctx;
+	struct fault_cb_mark mark = { .task = current, .flt = flt };
+	unsigned long irqflags;
 
+	migrate_disable();
+	local_irq_save(irqflags);
+	hlist_add_head(&mark.node, this_cpu_ptr(&fault_cb_marks));
+	local_irq_restore(irqflags);
 	flt->page_response(flt->owner, resp);
+	local_irq_save(irqflags);
+	hlist_del(&mark.node);
+	local_irq_restore(irqflags);
+	migrate_enable();
 }
 
 static void hook_synchronize(void *ctx)
@@ -176,6 +234,8 @@ fail:
 
 void iopfq_fault_destroy(struct iopfq_fault *flt)
 {
+	if (WARN_ON_ONCE(in_own_callback(flt)))
+		return;
 	kvfree(flt->mem_raw);
 	kvfree(flt->recs);
 	atomic64_add(2, &fault_blocks_freed);
@@ -191,6 +251,8 @@ int iopfq_fault_dev_attach(struct iopfq_fault *flt, u32 dev_id, u32 credits, voi
 {
 	int rc;
 
+	if (in_own_callback(flt))
+		return -EDEADLK;
 	mutex_lock(&flt->lock);
 	rc = iopfq_dev_attach(flt->q, dev_id, credits, dev_ctx, handle);
 	mutex_unlock(&flt->lock);
@@ -201,6 +263,8 @@ int iopfq_fault_dev_detach(struct iopfq_fault *flt, iopfq_dev_t dev)
 {
 	int rc;
 
+	if (in_own_callback(flt))
+		return -EDEADLK;
 	mutex_lock(&flt->lock);
 	rc = iopfq_dev_detach(flt->q, dev);
 	mutex_unlock(&flt->lock);
@@ -211,6 +275,8 @@ int iopfq_fault_flush(struct iopfq_fault *flt, iopfq_dev_t dev, u32 pasid, u32 f
 {
 	int rc;
 
+	if (in_own_callback(flt))
+		return -EDEADLK;
 	mutex_lock(&flt->lock);
 	rc = iopfq_flush(flt->q, dev, pasid, flags);
 	mutex_unlock(&flt->lock);
@@ -221,6 +287,8 @@ int iopfq_fault_age_scan(struct iopfq_fault *flt, u64 threshold_ns)
 {
 	int n;
 
+	if (in_own_callback(flt))
+		return -EDEADLK;
 	mutex_lock(&flt->lock);
 	n = iopfq_age_scan(flt->q, threshold_ns);
 	mutex_unlock(&flt->lock);
@@ -290,6 +358,8 @@ ssize_t iopfq_fault_read(struct iopfq_fault *flt, char __user *buf, size_t count
 
 	if (!iopfq_fd_io_ok(count, ppos, REC_SIZE))
 		return -ESPIPE;
+	if (in_own_callback(flt))
+		return -EDEADLK;
 	mutex_lock(&flt->lock);
 	rc = fault_read_locked(flt, buf, count);
 	mutex_unlock(&flt->lock);
@@ -336,6 +406,8 @@ __poll_t iopfq_fault_poll(struct iopfq_fault *flt, struct file *file, poll_table
 	__poll_t mask = EPOLLOUT;
 	bool ready;
 
+	if (in_own_callback(flt))
+		return EPOLLERR;
 	poll_wait(file, flt->wq, wait);
 	mutex_lock(&flt->lock);
 	ready = iopfq_poll_ready(flt->q);
@@ -366,6 +438,7 @@ void iopfq_fault_stats(struct iopfq_fault *flt, struct iopfq_backend_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	iopfq_counters(flt->q, &st->c);
+	st->mem_requested = iopfq_fault_memsize(&flt->cfg);
 	st->mem_bytes = ksize(flt) +
 			kv_held(flt->mem_raw, iopfq_memsize(&flt->cfg) + FAULT_ALIGN) +
 			kv_held(flt->recs, (size_t)flt->cfg.credit_budget * REC_SIZE);

@@ -13,7 +13,18 @@
  * Lock order: the caller's locks, then iopfq_fault.lock (the core's
  * consumer side), then the wait queue's lock (notify hook). page_response
  * is called with iopfq_fault.lock held by detach and flush, and with no
- * lock by write().
+ * lock by write(); always in process context, on the answering thread.
+ *
+ * Callback re-entry: from inside the page_response callback of an object,
+ * on any path, iopfq_fault_write() and iopfq_fault_report() of that object
+ * and anything of another object may be called. A consumer-side call on
+ * the same object (iopfq_fault_read(), _poll(), _dev_attach(),
+ * _dev_detach(), _flush(), _age_scan()) returns -EDEADLK (poll: EPOLLERR)
+ * and changes nothing: it would wait for flt->lock held by the detach or
+ * flush it runs inside, or, from write(), detach or flush would wait for
+ * the answer it runs inside. iopfq_fault_destroy() from there is a bug: it
+ * warns and does nothing. The same rule as the core's (iopfq/iopfq.h) and
+ * libiopfq's (iopfq/user.h).
  */
 #ifndef IOPFQ_FAULT_H
 #define IOPFQ_FAULT_H
@@ -54,13 +65,14 @@ struct iopfq_fault *iopfq_fault_create(const struct iopfq_config *cfg,
  * iopfq_fault_destroy - free a fault object with no device attached
  * @flt: the object
  *
- * Context: process.
+ * Context: process; not from a callback of @flt (warns, does nothing).
  */
 void iopfq_fault_destroy(struct iopfq_fault *flt);
 
 /* iopfq_dev_attach(), iopfq_dev_detach(), iopfq_flush() (@flags:
  * IOPFQ_FLUSH_PASID_VALID, IOPFQ_FLUSH_NO_RESPONSE) and iopfq_age_scan()
- * under the consumer mutex. Context: process; sleep. Errors: the core's. */
+ * under the consumer mutex. Context: process; sleep. Errors: the core's,
+ * and -EDEADLK from a callback of the object (see above). */
 int iopfq_fault_dev_attach(struct iopfq_fault *flt, u32 dev_id, u32 credits, void *dev_ctx,
 			   iopfq_dev_t *handle);
 int iopfq_fault_dev_detach(struct iopfq_fault *flt, iopfq_dev_t dev);
@@ -86,7 +98,8 @@ int iopfq_fault_report(struct iopfq_fault *flt, iopfq_dev_t dev,
  * offset or a count not a multiple of 40, 0 if the first group does not fit,
  * never blocks. write(): -ESPIPE unless a multiple of 8; bytes consumed if
  * any, else -EINVAL or -EFAULT; no lock, any number of writers. poll():
- * always writable, readable while a group is queued.
+ * always writable, readable while a group is queued. From a callback of
+ * the object, read() is -EDEADLK and poll() EPOLLERR (see above).
  * Context: process.
  */
 ssize_t iopfq_fault_read(struct iopfq_fault *flt, char __user *buf, size_t count, loff_t *ppos);

@@ -16,7 +16,8 @@
  * Usable from the kernel and from user space (includes only linux/types.h,
  * linux/ioctl.h and iopfq/iopfq.h, which includes no system header). Every struct is made of naturally aligned __u32/__u64
  * fields, so 32-bit and 64-bit callers share the layout. Every ioctl checks
- * its input and fails with nothing changed.
+ * its input and fails with nothing changed; an ioctl that changed something
+ * returns success (INJECT says in its answer what the queue did).
  */
 #ifndef IOPFQ_IOCTL_H
 #define IOPFQ_IOCTL_H
@@ -66,6 +67,15 @@ struct iopfq_ioc_config {
 
 /* struct iopfq_ioc_attach.flags */
 #define IOPFQ_ATTACH_NO_PASID (1u << 0) /* requests carry no PASID */
+/*
+ * Test only: the device's page_response callback calls back into the
+ * consumer side of its own queue (IOPFQ_IOC_AGE_SCAN's call) and keeps what
+ * that returned in struct iopfq_ioc_dev_stats.test_reenter_rc. The kernel
+ * adapter refuses such a call with -EDEADLK (iopfq_fault.h); the test of
+ * that promise uses this flag, in core mode only (the baseline's write()
+ * holds its mutex across the callback).
+ */
+#define IOPFQ_ATTACH_TEST_REENTER (1u << 1)
 
 /**
  * struct iopfq_ioc_attach - IOPFQ_IOC_ATTACH: admit a simulated device
@@ -111,13 +121,28 @@ struct iopfq_ioc_flush {
  * credit accounting: over-credit requests are possible and are refused by
  * the queue)
  * @flags: IOPFQ_PGFAULT_FLAGS_* (PASID_VALID, LAST_PAGE)
- * @answer: out: the hardware answer the refusal calls for (0 Success,
- *	0xff none), see iopfq_report(). Checked writable before the report
- *	(its own value is written back), so a read-only argument fails with
- *	-EFAULT and nothing reported.
+ * @pasid: one of the device's (pasid_base .. pasid_base + npasids - 1) with
+ *	IOPFQ_PGFAULT_FLAGS_PASID_VALID; 0 without it, which only a device
+ *	attached with IOPFQ_ATTACH_NO_PASID may use (it may use nothing else)
+ * @answer: out: on a refusal, the hardware answer it calls for (0 Success
+ *	for an over-credit last page, 0xff none), see iopfq_report(); on
+ *	success 0xff, or 0xf (Response Failure) when baseline mode had no
+ *	memory for the group of a last page and answered the whole group
+ *	Response Failure at once, as the merged path does (the device got it,
+ *	and every page's credit back). Checked writable before the report (its
+ *	own value is written back), so a read-only argument fails with -EFAULT
+ *	and nothing reported.
  *
- * Return of the ioctl: 0, or the report's error (-EDQUOT, -EINVAL, -EIO,
- * -ENODEV); -ENOENT for an unknown @dev_id; -EFAULT.
+ * A Stop Marker (last page, neither read nor write permission) takes no
+ * device credit; the core drops the PASID's partial groups unanswered and
+ * the device takes their credits back.
+ *
+ * Return of the ioctl: 0; -ENOENT unknown @dev_id; -EBUSY the device's
+ * generator runs; -EINVAL bad flags, permission, group index or PASID (see
+ * @pasid), or a Stop Marker in baseline mode or without PASID; -EDQUOT
+ * beyond the device's credits (or the core's marker credits); -ENOMEM
+ * baseline mode without memory for a partial page; -EFAULT. On every error
+ * nothing was reported and nothing changed.
  */
 struct iopfq_ioc_inject {
 	__u32 dev_id;
@@ -171,6 +196,9 @@ struct iopfq_ioc_gen {
  * @credits_outstanding: credits the device thinks are in use
  * @lat_count/@lat_sum_ns/@lat_max_ns: fault-to-response latency, from the
  *	report of a group's first page to its response reaching the device
+ * @test_reenter_rc: IOPFQ_ATTACH_TEST_REENTER only: what the last call
+ *	back into the queue from the device's callback returned (0 if none ran)
+ * @test_reenter_calls: how many such calls ran
  */
 struct iopfq_ioc_dev_stats {
 	__u32 dev_id;
@@ -190,6 +218,8 @@ struct iopfq_ioc_dev_stats {
 	__u64 lat_count;
 	__u64 lat_sum_ns;
 	__u64 lat_max_ns;
+	__s64 test_reenter_rc;
+	__u64 test_reenter_calls;
 };
 
 /**
@@ -211,6 +241,9 @@ struct iopfq_ioc_queue_stats {
 				  * queue, simulated devices not counted (core: all
 				  * of it allocated by open or CONFIG; baseline:
 				  * grows with the faults queued) */
+	__u64 mem_requested;     /* what the open file and its queue asked the
+				  * allocator for (mem_bytes is after its
+				  * rounding) */
 };
 
 /**

@@ -12,8 +12,10 @@
  *
  *   iopfq_fault.c     the adapter: a fault FD over the iopfq core, the
  *                     core's hooks in the kernel (reused by an iommufd
- *                     integration); core_ring.c and core_queue.c compile
- *                     the core in; iopfq_selftest.c tests it at load
+ *                     integration); core_ring.c, core_devices.c,
+ *                     core_groups.c, core_cookies.c and core_queue.c
+ *                     compile the core in; iopfq_selftest.c tests it at
+ *                     load
  *   iopfq_baseline.c  a model of iommufd's fault FD and io-pgfault as
  *                     merged (lists, kzalloc, xarray, mutex)
  *
@@ -97,6 +99,8 @@ struct iopfq_file {
  * @grp_ts: per (PASID, group index): report time of the group's first page,
  *	0 while no group with that key is outstanding
  * @grp_pages: per (PASID, group index): pages reported and not yet answered
+ * @grp_last: per (PASID, group index): the outstanding group's last page was
+ *	reported (it is complete: a Stop Marker does not drop it)
  * @nslots: entries in @grp_ts and @grp_pages (npasids * 512)
  */
 struct iopfq_simdev {
@@ -112,6 +116,7 @@ struct iopfq_simdev {
 	atomic_t credits_used;
 	atomic64_t *grp_ts;
 	atomic_t *grp_pages;
+	unsigned long *grp_last;
 	u32 nslots;
 	u32 gen_cursor;
 
@@ -141,6 +146,9 @@ struct iopfq_simdev {
 	atomic64_t lat_sum;
 	atomic64_t lat_max;
 	atomic64_t hist[IOPFQ_HIST_BUCKETS];
+	/* IOPFQ_ATTACH_TEST_REENTER */
+	atomic64_t test_reenter_rc;
+	atomic64_t test_reenter_calls;
 };
 
 
@@ -149,14 +157,15 @@ struct iopfq_simdev *iopfq_sim_alloc(struct iopfq_file *f, const struct iopfq_io
 void iopfq_sim_free(struct iopfq_simdev *sd);
 struct iopfq_simdev *iopfq_sim_find(struct iopfq_file *f, u32 dev_id);
 void iopfq_sim_page_response(void *owner, const struct iopfq_response *resp);
-bool iopfq_sim_page_begin(struct iopfq_simdev *sd, u32 pasid, u32 grpid);
-void iopfq_sim_page_undo(struct iopfq_simdev *sd, u32 pasid, u32 grpid, bool first);
+bool iopfq_sim_page_begin(struct iopfq_simdev *sd, const struct iopfq_request *r);
+void iopfq_sim_page_undo(struct iopfq_simdev *sd, const struct iopfq_request *r, bool first);
+void iopfq_sim_marker(struct iopfq_simdev *sd, u32 pasid);
 void iopfq_sim_forget_pasid(struct iopfq_simdev *sd, bool pasid_valid, u32 pasid);
 int iopfq_sim_gen_start(struct iopfq_simdev *sd, const struct iopfq_ioc_gen *g);
 void iopfq_sim_gen_stop(struct iopfq_simdev *sd);
 void iopfq_sim_stats(struct iopfq_simdev *sd, struct iopfq_ioc_dev_stats *st);
 int iopfq_sim_check_attach(const struct iopfq_ioc_attach *a);
-int iopfq_sim_check_request(const struct iopfq_request *r);
+int iopfq_sim_check_request(const struct iopfq_simdev *sd, const struct iopfq_request *r);
 bool iopfq_sim_is_marker(const struct iopfq_request *r);
 
 /**

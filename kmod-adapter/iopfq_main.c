@@ -301,14 +301,14 @@ static long ioc_inject(struct iopfq_file *f, void __user *argp)
 	req.grpid = in.grpid;
 	req.perm = in.perm;
 	req.addr = in.addr;
-	rc = iopfq_sim_check_request(&req);
+	rc = iopfq_sim_check_request(sd, &req);
 	if (rc)
 		return rc;
 
 	/* a Stop Marker is never answered: no credit, no outstanding group */
 	marker = iopfq_sim_is_marker(&req);
 	if (!marker) {
-		first = iopfq_sim_page_begin(sd, in.pasid, in.grpid);
+		first = iopfq_sim_page_begin(sd, &req);
 		atomic_inc(&sd->credits_used);
 	}
 	one.sd = sd;
@@ -316,12 +316,21 @@ static long ioc_inject(struct iopfq_file *f, void __user *argp)
 	one.answer = &answer;
 	rc = iopfq_file_report_section(f, inject_one, &one);
 	if (rc) {
+		/* refused: the queue changed nothing, nor does the device */
 		atomic64_inc(&sd->refused);
 		if (!marker) {
 			atomic_dec(&sd->credits_used);
-			iopfq_sim_page_undo(sd, in.pasid, in.grpid, first);
+			iopfq_sim_page_undo(sd, &req, first);
 		}
-	} else if (!marker) {
+	} else if (marker) {
+		/* the queue dropped the PASID's partial groups unanswered */
+		iopfq_sim_marker(sd, in.pasid);
+	} else {
+		/*
+		 * Taken; a group the baseline could not allocate was answered
+		 * Response Failure inside the report (answer says so), which
+		 * gave the device its pages' credits back already.
+		 */
 		atomic64_inc(&sd->sent_pages);
 		if (in.flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE)
 			atomic64_inc(&sd->sent_groups);
@@ -400,6 +409,7 @@ static long ioc_queue_stats(struct iopfq_file *f, void __user *argp)
 	st.base_frees = bs.frees;
 	st.base_alloc_failures = bs.alloc_failures;
 	st.mem_bytes = ksize(f) + bs.mem_bytes;
+	st.mem_requested = sizeof(*f) + bs.mem_requested;
 	if (copy_to_user(argp, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;

@@ -3,8 +3,14 @@
  * iopfq_sim.c - simulated PRI devices and their fault generators.
  *
  * Lock order: a device's credit_wq lock is the only lock taken here, and
- * innermost (the page_response callback takes it with a queue's consumer
- * mutex held, by detach and flush). Generators report with no lock.
+ * innermost. The page_response callback takes it (a wake-up) from wherever
+ * the queue answers: under iopfq_file.lock and the queue's consumer mutex
+ * (detach, flush, close), from write() (core: no lock; baseline: under its
+ * fault mutex), and in baseline mode from a report, hard IRQ included (a
+ * last page without memory is answered Response Failure at once); so it
+ * never sleeps and never calls back into the queue, but for the test-only
+ * IOPFQ_ATTACH_TEST_REENTER call, which the core adapter refuses. Generators
+ * report with no lock.
  *
  * May touch: the simulated devices (struct iopfq_simdev) and their
  * module-wide counters; reports go through iopfq_file_report() (the file's
@@ -49,7 +55,7 @@ struct iopfq_sim_global iopfq_sim_global;
  */
 int iopfq_sim_check_attach(const struct iopfq_ioc_attach *a)
 {
-	if (a->flags & ~IOPFQ_ATTACH_NO_PASID)
+	if (a->flags & ~(IOPFQ_ATTACH_NO_PASID | IOPFQ_ATTACH_TEST_REENTER))
 		return -EINVAL;
 	if (!a->credits || a->credits > IOPFQ_IOC_MAX_BUDGET)
 		return -EINVAL;
@@ -65,12 +71,17 @@ int iopfq_sim_check_attach(const struct iopfq_ioc_attach *a)
 
 /**
  * iopfq_sim_check_request - validate a page request the simulated IOMMU
- * was asked to inject: what a real one could decode from a PRI message
+ * was asked to inject as device @sd: what a real one could decode from a
+ * PRI message, with a PASID the device uses (none for a device attached
+ * with IOPFQ_ATTACH_NO_PASID, else one of its pasid_base .. + npasids - 1):
+ * the device keeps its outstanding groups by (PASID, group index) of its
+ * own range, and could not give a page of another PASID its credit back
+ * @sd: the device
  * @r: the request
  *
  * Context: any. Return: 0 or -EINVAL.
  */
-int iopfq_sim_check_request(const struct iopfq_request *r)
+int iopfq_sim_check_request(const struct iopfq_simdev *sd, const struct iopfq_request *r)
 {
 	const u32 perms = IOPFQ_PGFAULT_PERM_READ | IOPFQ_PGFAULT_PERM_WRITE |
 			  IOPFQ_PGFAULT_PERM_EXEC | IOPFQ_PGFAULT_PERM_PRIV;
@@ -81,6 +92,10 @@ int iopfq_sim_check_request(const struct iopfq_request *r)
 	if (r->grpid > IOPFQ_GRPID_MAX || (r->perm & ~perms))
 		return -EINVAL;
 	if (pasid_valid ? r->pasid > IOPFQ_PASID_MAX : r->pasid != 0)
+		return -EINVAL;
+	if (sd->flags & IOPFQ_ATTACH_NO_PASID)
+		return pasid_valid ? -EINVAL : 0;
+	if (!pasid_valid || r->pasid < sd->pasid_base || r->pasid - sd->pasid_base >= sd->npasids)
 		return -EINVAL;
 	return 0;
 }
@@ -115,9 +130,11 @@ struct iopfq_simdev *iopfq_sim_alloc(struct iopfq_file *f, const struct iopfq_io
 	sd->nslots = a->npasids * GRPIDS;
 	sd->grp_ts = kvcalloc(sd->nslots, sizeof(*sd->grp_ts), GFP_KERNEL_ACCOUNT);
 	sd->grp_pages = kvcalloc(sd->nslots, sizeof(*sd->grp_pages), GFP_KERNEL_ACCOUNT);
-	if (!sd->grp_ts || !sd->grp_pages) {
+	sd->grp_last = kvcalloc(BITS_TO_LONGS(sd->nslots), sizeof(long), GFP_KERNEL_ACCOUNT);
+	if (!sd->grp_ts || !sd->grp_pages || !sd->grp_last) {
 		kvfree(sd->grp_ts);
 		kvfree(sd->grp_pages);
+		kvfree(sd->grp_last);
 		kfree(sd);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -154,6 +171,7 @@ static void forget_slots(struct iopfq_simdev *sd, u32 from, u32 to)
 
 		if (!atomic64_read(&sd->grp_ts[i]))
 			continue;
+		clear_bit(i, sd->grp_last);
 		atomic64_set(&sd->grp_ts[i], 0);
 		pages = atomic_xchg(&sd->grp_pages[i], 0);
 		atomic_sub(pages, &sd->credits_used);
@@ -181,6 +199,7 @@ void iopfq_sim_free(struct iopfq_simdev *sd)
 	atomic64_inc(&iopfq_sim_global.simdev_frees);
 	kvfree(sd->grp_ts);
 	kvfree(sd->grp_pages);
+	kvfree(sd->grp_last);
 	kfree(sd);
 }
 
@@ -202,44 +221,76 @@ struct iopfq_simdev *iopfq_sim_find(struct iopfq_file *f, u32 dev_id)
 }
 
 /**
- * iopfq_sim_page_begin - the device is about to report a page of (@pasid, @grpid)
+ * iopfq_sim_page_begin - the device is about to report page @r (not a Stop
+ * Marker; its key checked by iopfq_sim_check_request())
  * @sd: the device
- * @pasid: PASID of the page
- * @grpid: its group index
+ * @r: the page request
  *
- * Records the report time if this is the group's first page.
+ * Records the report time if this is the group's first page, and that the
+ * group is complete if it is the last (what a Stop Marker spares).
  * Context: any. Return: true if it was the first page.
  */
-bool iopfq_sim_page_begin(struct iopfq_simdev *sd, u32 pasid, u32 grpid)
+bool iopfq_sim_page_begin(struct iopfq_simdev *sd, const struct iopfq_request *r)
 {
-	int s = slot_of(sd, pasid, grpid);
+	int s = slot_of(sd, r->pasid, r->grpid);
 	bool first;
 
-	if (s < 0)
+	if (WARN_ON_ONCE(s < 0))
 		return false;
 	first = atomic64_cmpxchg(&sd->grp_ts[s], 0, ktime_get_ns()) == 0;
 	atomic_inc(&sd->grp_pages[s]);
+	if (r->flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE)
+		set_bit(s, sd->grp_last);
 	return first;
 }
 
 /**
  * iopfq_sim_page_undo - the page announced by iopfq_sim_page_begin() was refused
  * @sd: the device
- * @pasid: PASID of the page
- * @grpid: its group index
+ * @r: the page request
  * @first: what iopfq_sim_page_begin() returned
  *
  * Context: any.
  */
-void iopfq_sim_page_undo(struct iopfq_simdev *sd, u32 pasid, u32 grpid, bool first)
+void iopfq_sim_page_undo(struct iopfq_simdev *sd, const struct iopfq_request *r, bool first)
 {
-	int s = slot_of(sd, pasid, grpid);
+	int s = slot_of(sd, r->pasid, r->grpid);
 
 	if (s < 0)
 		return;
+	if (r->flags & IOPFQ_PGFAULT_FLAGS_LAST_PAGE)
+		clear_bit(s, sd->grp_last);
 	atomic_dec(&sd->grp_pages[s]);
 	if (first)
 		atomic64_set(&sd->grp_ts[s], 0);
+}
+
+/**
+ * iopfq_sim_marker - the queue took a Stop Marker of @sd for @pasid: it
+ * dropped that PASID's partial groups without an answer (the core's
+ * marker drain), so the device stops waiting for them and takes their
+ * credits back; its complete groups stay outstanding
+ * @sd: the device; its generator stopped (a generated group is partial
+ *	only while its pages are being reported)
+ * @pasid: the marker's PASID
+ *
+ * The device counts them free from the marker on, as hardware that sent a
+ * Stop Marker does; the core counts them free when it drains the marker
+ * (its next consumer-side call that drains the ring: a read or poll, a
+ * flush or detach), so a page injected in between may find the core's
+ * count still full (-EDQUOT).
+ * Context: f->lock held.
+ */
+void iopfq_sim_marker(struct iopfq_simdev *sd, u32 pasid)
+{
+	int s = slot_of(sd, pasid, 0);
+	u32 i;
+
+	if (s < 0)
+		return;
+	for (i = s; i < s + GRPIDS; i++)
+		if (!test_bit(i, sd->grp_last))
+			forget_slots(sd, i, i + 1);
 }
 
 /**
@@ -294,6 +345,7 @@ void iopfq_sim_page_response(void *owner, const struct iopfq_response *resp)
 	u64 ts = 0;
 
 	if (s >= 0) {
+		clear_bit(s, sd->grp_last);
 		ts = atomic64_xchg(&sd->grp_ts[s], 0);
 		if (!ts) {
 			atomic64_inc(&sd->duplicates);
@@ -317,6 +369,13 @@ void iopfq_sim_page_response(void *owner, const struct iopfq_response *resp)
 		atomic64_inc(&sd->lat_count);
 		atomic64_add(lat, &sd->lat_sum);
 		atomic64_max(&sd->lat_max, lat);
+	}
+	/* test only: a callback that calls back into its queue's consumer side */
+	if ((sd->flags & IOPFQ_ATTACH_TEST_REENTER) && !in_interrupt()) {
+		struct iopfq_file *f = sd->file;
+
+		atomic64_set(&sd->test_reenter_rc, f->be->age_scan(f->q, U64_MAX));
+		atomic64_inc(&sd->test_reenter_calls);
 	}
 	/* pairs with the generator's wait: wq_has_sleeper() has the barrier */
 	if (wq_has_sleeper(&sd->credit_wq))
@@ -346,6 +405,8 @@ void iopfq_sim_stats(struct iopfq_simdev *sd, struct iopfq_ioc_dev_stats *st)
 	st->lat_count = atomic64_read(&sd->lat_count);
 	st->lat_sum_ns = atomic64_read(&sd->lat_sum);
 	st->lat_max_ns = atomic64_read(&sd->lat_max);
+	st->test_reenter_rc = atomic64_read(&sd->test_reenter_rc);
+	st->test_reenter_calls = atomic64_read(&sd->test_reenter_calls);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -377,8 +438,12 @@ static int gen_pages(void *arg)
 			req->flags |= IOPFQ_PGFAULT_FLAGS_LAST_PAGE;
 		req->addr = ((u64)gg->slot << 24) + ((u64)p << 12);
 		atomic_inc(&sd->grp_pages[gg->slot]);
+		if (p + 1 == sd->group_size)
+			set_bit(gg->slot, sd->grp_last);
 		rc = iopfq_file_report(sd, req, NULL);
 		if (rc) {
+			if (p + 1 == sd->group_size)
+				clear_bit(gg->slot, sd->grp_last);
 			atomic_dec(&sd->grp_pages[gg->slot]);
 			return rc;
 		}

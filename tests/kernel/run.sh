@@ -11,9 +11,12 @@
 #
 # Inside the guest: insmod iopfq.ko selftest=1 (the core's self-test in
 # kernel space), then tests/kernel/iopfq_ktest (fault-FD semantics with
-# every bad input, close/detach with groups pending and leak counters,
-# hard-IRQ + kthread flood in core and baseline mode, write() racing
-# IOPFQ_IOC_CONFIG), then rmmod.
+# every bad input, close/detach with groups pending and leak counters, the
+# contracts of INJECT and the simulated devices' credits, out of memory in
+# baseline mode through the module's test-only test_fail_allocs parameter,
+# a callback calling back into its fault object, hard-IRQ + kthread flood
+# in core and baseline mode, write() racing IOPFQ_IOC_CONFIG, memory per
+# open file), then rmmod.
 #
 # With --debug-kernel the same suite runs in a debug Linux 6.12 instead
 # (lockdep with PROVE_LOCKING, DEBUG_ATOMIC_SLEEP, generic KASAN,
