@@ -32,15 +32,21 @@
  *
  *	busy == 1  implies  the slot is on the list of devs[dev_idx]
  *
- * holds because busy goes from 0 to 1 only in iopfq_read(), which links the
- * slot at once, and a slot leaves the list only when the consumer side saw
- * busy == 0 (K0 or K0'), or when it owns the slot's answer (its own K2),
- * or waited for the answer that did (K0').
+ * holds whenever a revoke can look, because busy goes from 0 to 1 only in
+ * iopfq_read(), which links the slot before it moves on to the next group
+ * (a revoke runs on the consumer side, never inside a read), and a slot
+ * leaves the list only when the consumer side saw busy == 0 (K0 or K0'),
+ * or when it owns the slot's answer (its own K2), or waited for the answer
+ * that did (K0').
  *
  * The reaper keeps the dead from piling up: each delivery (one group that
- * iopfq_read() hands out), after linking its slot at the tail, looks at the
- * list's head twice; a dead head is unlinked, a live one becomes the tail
- * (the head moves on). Bound, with C the device's credits (a busy slot's
+ * iopfq_read() hands out) looks at the list's head twice, then links its
+ * slot at the tail; a dead head is unlinked, a live one becomes the tail
+ * (the head moves on). Looking before linking is the cheap order: with one
+ * fault at a time, the list is the one answered slot, which goes, and the
+ * new slot is linked into an empty list (linking first made each delivery
+ * splice into a list of two and unlink from it again; docs/perf.md has the
+ * measured difference). Bound, with C the device's credits (a busy slot's
  * group holds credits until after K3, so at most C of its slots are busy):
  * take a pass of the reaper over the Q slots on the list at some instant.
  * It takes at most ceil(Q/2) deliveries, which link at most that many new
@@ -188,8 +194,8 @@ int iopfq_read(struct iopfq *q, struct iopfq_hwpt_pgfault *recs, iopfq_u32 max)
 		 */
 		IOPFQ_STORE_RELEASE(&cs->cookie, cookie);
 		IOPFQ_PROBE(deliver, d->dev_id, cookie, g->npages, g->pasid);
-		cslot_link(q, si);
 		cslots_reap(q, d);
+		cslot_link(q, si);
 
 		iopfq_ready_pop(q, gi);
 	}

@@ -7,8 +7,8 @@
  * CAS, or wait for the answer that won). The reader and the revoker are
  * one process because the consumer side is serialized. A revoke visits only
  * the slots on the device's list (linked[]): the reader links each slot it
- * issues and unlinks it at reuse; the reaper (cslots_reap), after each
- * read, unlinks a listed slot it finds free (busy == 0): here the oldest
+ * issues and unlinks it at reuse; the reaper (cslots_reap), at each
+ * delivery, unlinks a listed slot it finds free (busy == 0): here the oldest
  * issued, the one the cursor reaches next (the code looks at its list's
  * head); a revoke unlinks what it visits.
  *
@@ -127,9 +127,8 @@ end_credit:	atomic { credits > 0 -> credits-- };
 		busy[s] = true;
 		cookie[s] = COOKIE(gen[s], s);   /* K1 */
 		issued[g] = cookie[s];
-		linked[s] = true;
-		/* the reaper, after each read: the slot the cursor reaches next
-		 * (the oldest issued), unlinked if found free */
+		/* the reaper, at each delivery before its slot is linked: the slot
+		 * the cursor reaches next (the oldest issued), unlinked if found free */
 		r = cur;
 		if
 #ifdef BREAK_REAP_CLAIMED
@@ -139,6 +138,7 @@ end_credit:	atomic { credits > 0 -> credits-- };
 #endif
 		:: else -> skip
 		fi;
+		linked[s] = true;
 		g++
 	:: g <= NG ->
 		/* iopfq_flush(): revoke one listed slot's group, or wait for its answer */
