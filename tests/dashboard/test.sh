@@ -7,7 +7,7 @@
 # no chart under it (counted in the DOM Chromium returns). Proves the check
 # can fail (the same site without chart.min.js, and with one scenario that
 # has nothing to draw, must be refused). Clicks every point of every chart
-# through Chart.js (index.html#click-test) and checks that each opens the run
+# (index.html#click-test: Chart.js hit-tests each point, the chart's onClick handles it) and checks that each opens the run
 # it belongs to, and that every run's page shows its commit, or says plainly
 # that the commit is not in this repository. Checks that each kind of run
 # in the history has its own latest-run table for its newest run, judged
