@@ -94,7 +94,8 @@ struct iopfq_dev {
 } IOPFQ_CACHELINE_ALIGNED;
 
 #define DEV_OFF_(field) __builtin_offsetof(struct iopfq_dev, field)
-IOPFQ_STATIC_ASSERT(sizeof(struct iopfq_dev) == 128, "a device-table entry is 128 bytes");
+IOPFQ_STATIC_ASSERT(IOPFQ_CACHELINE != 64 || sizeof(void *) != 8 || sizeof(struct iopfq_dev) == 128,
+		    "a device-table entry is two 64-byte lines on a 64-bit machine");
 IOPFQ_STATIC_ASSERT(IOPFQ_CACHELINE != 64 || sizeof(void *) != 8 ||
 			    (DEV_OFF_(dev_ctx) + sizeof(void *) <= 64 &&
 			     DEV_OFF_(stats.markers_accepted) == 40 &&
