@@ -45,8 +45,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <iopfq/iopfq.h> /* IOPFQ_MEM_ALIGN */
 #include "ring.h"
+#include "test_platform.h" /* tp_mem_alloc() */
 
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
@@ -383,9 +383,7 @@ static void run_config(const struct config *cfg)
 	if (run->per_producer < 100)
 		run->per_producer = 100;
 	total = (uint64_t)run->nprod * run->per_producer;
-	run->slots = aligned_alloc(IOPFQ_MEM_ALIGN,
-				   (iopfq_ring_slots_memsize(cfg->capacity, sizeof(struct rec)) +
-				    IOPFQ_MEM_ALIGN - 1) & ~(size_t)(IOPFQ_MEM_ALIGN - 1));
+	run->slots = tp_mem_alloc(iopfq_ring_slots_memsize(cfg->capacity, sizeof(struct rec)));
 	CHECK(run->slots != NULL);
 	memset(run->slots, 0xa5, iopfq_ring_slots_memsize(cfg->capacity, sizeof(struct rec)));
 	CHECK_EQ(iopfq_ring_init(&run->ring, run->slots, cfg->capacity, sizeof(struct rec),

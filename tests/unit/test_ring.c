@@ -36,8 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <iopfq/iopfq.h> /* IOPFQ_MEM_ALIGN */
 #include "ring.h"
+#include "test_platform.h" /* tp_mem_alloc() */
 
 #define POISON 0xa5
 #define EINVAL_RC (-22)
@@ -69,8 +69,7 @@ static const uint32_t capacities[] = { 1, 2, 4, 1024 };
 /* Ring memory, aligned as the ring requires (IOPFQ_MEM_ALIGN covers the cache line) */
 static void *alloc_ring(size_t size)
 {
-	void *p = aligned_alloc(IOPFQ_MEM_ALIGN,
-				(size + IOPFQ_MEM_ALIGN - 1) & ~(size_t)(IOPFQ_MEM_ALIGN - 1));
+	void *p = tp_mem_alloc(size);
 
 	assert_non_null(p);
 	memset(p, POISON, size);
