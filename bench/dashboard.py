@@ -12,6 +12,7 @@ from Debian's libjs-chart.js. bench/dashboard.sh runs it.
 Usage: bench/dashboard.py OUT_DIR [--history DIR] [--chartjs FILE] [--tolerance T]
 """
 import argparse
+import functools
 import html
 import json
 import math
@@ -143,29 +144,29 @@ def judge(runs, latest, tolerance):
     return marks, len(earlier)
 
 
+KEPT = ("The measurement is kept as it was recorded; the commit's subject as recorded with the run "
+        "is in the manifest above.")
+
+
+@functools.lru_cache(maxsize=None)
 def commit_state(commit):
     """(shown, text): whether the commit is in this repository, and git show
-    --stat of it or a sentence saying why it cannot be shown."""
+    --stat of it or a sentence saying why it cannot be shown. Cached: the
+    run's page and the list of runs both ask."""
     if not commit or commit == "unknown":
         return False, "The commit is unknown: the run was not made in a git checkout."
     try:
         return True, subprocess.run(["git", "-C", TOP, "show", "--stat", "--format=fuller", commit],
                                     check=True, capture_output=True, text=True).stdout
     except OSError:
-        return False, (f"Commit {commit} cannot be shown: git is not installed here. The measurement "
-                       f"is kept as it was recorded; the commit's subject as recorded with the run is in "
-                       f"the manifest above.")
+        return False, f"Commit {commit} cannot be shown: git is not installed here. {KEPT}"
     except subprocess.CalledProcessError:
         if subprocess.run(["git", "-C", TOP, "rev-parse", "--git-dir"],
                           capture_output=True).returncode != 0:
-            return False, (f"Commit {commit} cannot be shown: this tree is not a git checkout. The "
-                           f"measurement is kept as it was recorded; the commit's subject as recorded "
-                           f"with the run is in the manifest above.")
+            return False, f"Commit {commit} cannot be shown: this tree is not a git checkout. {KEPT}"
         return False, (f"Commit {commit} is not in this repository: the run measured a commit that "
                        f"this repository's history does not hold (rewritten after the run, for example "
-                       f"by a rebase, or made in another clone), so it cannot be shown. The measurement "
-                       f"is kept as it was recorded; the commit's subject as recorded with the run is in "
-                       f"the manifest above.")
+                       f"by a rebase, or made in another clone), so it cannot be shown. {KEPT}")
 
 
 def fmt(v):
